@@ -1,0 +1,83 @@
+"""Attention over the encoder memory: Bahdanau (additive MLP) and Luong (dot, general).
+
+Every variant splits its work in two: ``project_keys`` runs once per source sentence, and
+``forward`` scores any number of decoder queries against those keys (one query per step while
+decoding step by step, all target positions at once in the fused decoder).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+class Attention(nn.Module):
+    def project_keys(self, memory: Tensor) -> Tensor:
+        """(batch, src_len, memory_size) -> keys, computed once per source."""
+        raise NotImplementedError
+
+    def scores(self, query: Tensor, keys: Tensor) -> Tensor:
+        """(batch, q_len, query_size), keys -> unnormalised scores (batch, q_len, src_len)."""
+        raise NotImplementedError
+
+    def forward(
+        self, query: Tensor, keys: Tensor, memory: Tensor, mask: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Return the context (batch, q_len, memory_size) and weights (batch, q_len, src_len).
+
+        ``mask`` is (batch, src_len), True on real source tokens; padding gets zero weight.
+        """
+        scores = self.scores(query, keys)
+        scores = scores.masked_fill(~mask.unsqueeze(1), float("-inf"))
+        weights = torch.softmax(scores, dim=-1)
+        context = torch.bmm(weights, memory)
+        return context, weights
+
+
+class BahdanauAttention(Attention):
+    """score(q, k) = v . tanh(W_q q + W_k k)."""
+
+    def __init__(self, query_size: int, memory_size: int, attention_size: int) -> None:
+        super().__init__()
+        self.key_layer = nn.Linear(memory_size, attention_size, bias=False)
+        self.query_layer = nn.Linear(query_size, attention_size, bias=False)
+        self.energy_layer = nn.Linear(attention_size, 1, bias=False)
+
+    def project_keys(self, memory: Tensor) -> Tensor:
+        return self.key_layer(memory)  # (batch, src_len, attention_size)
+
+    def scores(self, query: Tensor, keys: Tensor) -> Tensor:
+        projected = self.query_layer(query)  # (batch, q_len, attention_size)
+        if projected.size(1) == 1:
+            energy = torch.tanh(keys + projected)  # (batch, src_len, attention_size)
+            return self.energy_layer(energy).transpose(1, 2)  # (batch, 1, src_len)
+        # (batch, q_len, src_len, attention_size) -> (batch, q_len, src_len)
+        energy = torch.tanh(keys.unsqueeze(1) + projected.unsqueeze(2))
+        return self.energy_layer(energy).squeeze(-1)
+
+
+class LuongAttention(Attention):
+    """score(q, k) = q . k (dot) or q . W k (general); W k is the precomputed key."""
+
+    def __init__(self, query_size: int, memory_size: int, kind: str) -> None:
+        super().__init__()
+        if kind == "dot" and query_size != memory_size:
+            raise ValueError(
+                f"dot attention needs decoder_hidden ({query_size}) equal to the encoder output "
+                f"size ({memory_size}); use 'general' attention or change the sizes"
+            )
+        self.key_layer = nn.Linear(memory_size, query_size, bias=False) if kind == "general" else None
+
+    def project_keys(self, memory: Tensor) -> Tensor:
+        return memory if self.key_layer is None else self.key_layer(memory)
+
+    def scores(self, query: Tensor, keys: Tensor) -> Tensor:
+        return torch.bmm(query, keys.transpose(1, 2))  # (batch, q_len, src_len)
+
+
+def build_attention(kind: str, query_size: int, memory_size: int) -> Attention:
+    if kind == "bahdanau":
+        return BahdanauAttention(query_size, memory_size, attention_size=query_size)
+    if kind in ("dot", "general"):
+        return LuongAttention(query_size, memory_size, kind)
+    raise ValueError(f"unknown attention '{kind}' (choose bahdanau, dot or general)")

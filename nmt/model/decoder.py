@@ -1,0 +1,116 @@
+"""The attention decoder, in two variants that share one set of weights and one ``step``.
+
+* input feeding (Luong et al., 2015): the attentional vector of step t-1 is fed back as input at
+  step t, so training walks the target one step at a time.
+* fused: no input feeding, so under teacher forcing the RNN runs over the whole packed target in one
+  call and attention scores all target positions in one batched operation.
+
+Both produce attentional vectors ``tanh(W [h; context])``; the output layer that turns them into
+logits is applied by the caller, only on real (non-padding) target positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from nmt.model.attention import build_attention
+from nmt.model.cells import RecurrentState, make_rnn
+
+
+@dataclass
+class EncoderOutput:
+    """What every decoder step reads: the memory, its precomputed keys and the padding mask."""
+
+    memory: Tensor  # (batch, src_len, memory_size)
+    keys: Tensor  # (batch, src_len, key_size)
+    mask: Tensor  # (batch, src_len), True on real tokens
+
+    def select(self, index: Tensor) -> EncoderOutput:
+        """Rows ``index`` (e.g. for beam hypotheses), gathered, never copied per hypothesis."""
+        return EncoderOutput(
+            self.memory.index_select(0, index), self.keys.index_select(0, index),
+            self.mask.index_select(0, index),
+        )
+
+
+@dataclass
+class DecoderState:
+    hidden: RecurrentState  # (layers, batch, hidden), or the (h, c) pair for LSTM
+    feed: Tensor | None  # (batch, hidden): last attentional vector, with input feeding only
+
+    def select(self, index: Tensor) -> DecoderState:
+        if isinstance(self.hidden, tuple):
+            hidden: RecurrentState = tuple(h.index_select(1, index) for h in self.hidden)
+        else:
+            hidden = self.hidden.index_select(1, index)
+        feed = None if self.feed is None else self.feed.index_select(0, index)
+        return DecoderState(hidden, feed)
+
+
+class RecurrentDecoder(nn.Module):
+    def __init__(
+        self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, cell: str,
+        memory_size: int, attention: str, input_feeding: bool, dropout: float, pad_id: int,
+    ) -> None:
+        super().__init__()
+        self.input_feeding = input_feeding
+        self.hidden_size = hidden_size
+        self.embed = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
+        self.dropout = nn.Dropout(dropout)
+        rnn_input = emb_size + (hidden_size if input_feeding else 0)
+        self.rnn = make_rnn(cell, rnn_input, hidden_size, num_layers, dropout)
+        self.attention = build_attention(attention, hidden_size, memory_size)
+        self.combine = nn.Linear(hidden_size + memory_size, hidden_size)  # attentional layer
+
+    def forward(
+        self, tgt_in: Tensor, tgt_lengths: Tensor, encoded: EncoderOutput, state: DecoderState
+    ) -> Tensor:
+        """Teacher-forced pass over (batch, tgt_len) inputs -> (batch, tgt_len, hidden)."""
+        embedded = self.dropout(self.embed(tgt_in))  # (batch, tgt_len, emb)
+        if not self.input_feeding:
+            return self._forward_fused(embedded, tgt_lengths, encoded, state)
+        vectors = []
+        for t in range(tgt_in.size(1)):
+            vector, _, state = self._attend_step(embedded[:, t], encoded, state)
+            vectors.append(vector)
+        return torch.stack(vectors, dim=1)
+
+    def _forward_fused(
+        self, embedded: Tensor, tgt_lengths: Tensor, encoded: EncoderOutput, state: DecoderState
+    ) -> Tensor:
+        packed = pack_padded_sequence(
+            embedded, tgt_lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
+        packed_out, _ = self.rnn(packed, state.hidden)
+        hidden, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.size(1))
+        # hidden: (batch, tgt_len, hidden); one attention call for every target position
+        context, _ = self.attention(hidden, encoded.keys, encoded.memory, encoded.mask)
+        return self._combine(hidden, context)
+
+    def step(
+        self, prev_tokens: Tensor, encoded: EncoderOutput, state: DecoderState
+    ) -> tuple[Tensor, Tensor, DecoderState]:
+        """One decoding step from (batch,) previous tokens.
+
+        Returns the attentional vector (batch, hidden), the attention weights (batch, src_len) and
+        the new state.
+        """
+        return self._attend_step(self.embed(prev_tokens), encoded, state)
+
+    def _attend_step(
+        self, embedded: Tensor, encoded: EncoderOutput, state: DecoderState
+    ) -> tuple[Tensor, Tensor, DecoderState]:
+        rnn_input = embedded if state.feed is None else torch.cat([embedded, state.feed], dim=-1)
+        output, hidden = self.rnn(rnn_input.unsqueeze(1), state.hidden)  # output (batch, 1, hidden)
+        context, weights = self.attention(output, encoded.keys, encoded.memory, encoded.mask)
+        vector = self._combine(output, context).squeeze(1)  # (batch, hidden)
+        feed = vector if self.input_feeding else None
+        return vector, weights.squeeze(1), DecoderState(hidden, feed)
+
+    def _combine(self, hidden: Tensor, context: Tensor) -> Tensor:
+        """The attentional vector tanh(W [h; c]), dropout on its input."""
+        return torch.tanh(self.combine(self.dropout(torch.cat([hidden, context], dim=-1))))
