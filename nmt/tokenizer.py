@@ -1,0 +1,216 @@
+"""SentencePiece subwords: train, save, load, encode and decode.
+
+A model directory holds either one joint model (``spm.model``, shared by both languages) or two
+(``spm.src.model``, ``spm.tgt.model``). The special ids are fixed so that the model, the batches
+and the search agree without asking the tokenizer: PAD=0, UNK=1, BOS=2, EOS=3.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+import sentencepiece as spm
+
+from nmt.config import TokenizerConfig
+from nmt.errors import NMTError
+
+PAD_ID = 0
+UNK_ID = 1
+BOS_ID = 2
+EOS_ID = 3
+
+JOINT_MODEL = "spm.model"
+SRC_MODEL = "spm.src.model"
+TGT_MODEL = "spm.tgt.model"
+
+_SPECIAL_IDS = {"pad": PAD_ID, "unk": UNK_ID, "bos": BOS_ID, "eos": EOS_ID}
+
+
+class TokenizerError(NMTError):
+    """A SentencePiece model is missing, unreadable, or has the wrong special ids."""
+
+
+class Tokenizer:
+    """Source and target SentencePiece processors; the same object when the model is joint.
+
+    Encoding adds no BOS/EOS: :func:`nmt.data.collate` adds them where the model needs them.
+    Pickling carries the serialized models, so ``datasets.map(num_proc=N)`` workers rebuild the
+    processors without touching the filesystem.
+    """
+
+    def __init__(self, src_proto: bytes, tgt_proto: bytes | None = None, origin: str = "<memory>"):
+        """``tgt_proto`` None means joint. ``origin`` names the models' location in errors."""
+        self._src_proto = src_proto
+        self._tgt_proto = tgt_proto
+        self._src = _processor(src_proto, origin)
+        self._tgt = self._src if tgt_proto is None else _processor(tgt_proto, origin)
+
+    @classmethod
+    def load(cls, directory: str | Path) -> Tokenizer:
+        """Read ``spm.model`` or ``spm.src.model`` + ``spm.tgt.model`` from ``directory``."""
+        directory = Path(directory)
+        joint = directory / JOINT_MODEL
+        src, tgt = directory / SRC_MODEL, directory / TGT_MODEL
+        if joint.is_file() and (src.is_file() or tgt.is_file()):
+            raise TokenizerError(
+                f"{directory}: holds both a joint model ({JOINT_MODEL}) and separate ones "
+                f"({SRC_MODEL}/{TGT_MODEL}); remove the ones that do not belong to this model"
+            )
+        if joint.is_file():
+            return cls(_read_model(joint), origin=str(joint))
+        if src.is_file() and tgt.is_file():
+            return cls(_read_model(src), _read_model(tgt), origin=f"{src} / {tgt}")
+        raise TokenizerError(
+            f"{directory}: no SentencePiece model found (expected {JOINT_MODEL}, or {SRC_MODEL} "
+            f"and {TGT_MODEL}); train one with `nmt spm-train`"
+        )
+
+    def save(self, directory: str | Path) -> None:
+        """Write the model file(s) into ``directory`` so that a model directory is self-contained."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        if self.joint:
+            (directory / JOINT_MODEL).write_bytes(self._src_proto)
+        else:
+            (directory / SRC_MODEL).write_bytes(self._src_proto)
+            (directory / TGT_MODEL).write_bytes(self._tgt_proto)
+
+    @property
+    def joint(self) -> bool:
+        return self._tgt_proto is None
+
+    @property
+    def src_vocab_size(self) -> int:
+        return self._src.get_piece_size()
+
+    @property
+    def tgt_vocab_size(self) -> int:
+        return self._tgt.get_piece_size()
+
+    def encode_src(self, texts: list[str]) -> list[list[int]]:
+        return self._src.encode(texts, out_type=int)
+
+    def encode_tgt(self, texts: list[str]) -> list[list[int]]:
+        return self._tgt.encode(texts, out_type=int)
+
+    def src_pieces(self, texts: list[str]) -> list[list[str]]:
+        return self._src.encode(texts, out_type=str)
+
+    def tgt_pieces(self, texts: list[str]) -> list[list[str]]:
+        return self._tgt.encode(texts, out_type=str)
+
+    def decode_tgt(self, ids_batch: list[list[int]]) -> list[str]:
+        """Detokenize search output: each sequence ends at its first EOS; PAD and BOS are dropped."""
+        cleaned = []
+        for ids in ids_batch:
+            ids = list(ids)
+            if EOS_ID in ids:
+                ids = ids[: ids.index(EOS_ID)]
+            cleaned.append([i for i in ids if i != PAD_ID and i != BOS_ID])
+        return self._tgt.decode(cleaned)
+
+    def __getstate__(self) -> dict[str, bytes | None]:
+        return {"src": self._src_proto, "tgt": self._tgt_proto}
+
+    def __setstate__(self, state: dict[str, bytes | None]) -> None:
+        self.__init__(state["src"], state["tgt"], origin="<unpickled>")
+
+
+def train_tokenizer(
+    config: TokenizerConfig, src_files: list[str], tgt_files: list[str], out_dir: str | Path
+) -> Tokenizer:
+    """Train SentencePiece on plain or gzipped files and save the model(s) into ``out_dir``.
+
+    Text is kept exactly as written, so that ``decode(encode(s)) == s``:
+
+    - ``normalization_rule_name="identity"``: NFKC (SentencePiece's default) would rewrite
+      decomposed accents, ligatures and full-width letters, so a translation could never
+      reproduce them; the data is already NFC, so nothing is lost by not normalizing.
+    - ``remove_extra_whitespaces=False``: repeated, leading and trailing spaces survive.
+    - ``byte_fallback=True``: a character outside the vocabulary (emoji, rare scripts) becomes
+      its UTF-8 bytes instead of ``<unk>``.
+
+    At most ``config.input_sentence_size`` sentences per model are kept, sampled uniformly by
+    SentencePiece's reservoir (``shuffle_input_sentence``), so memory stays bounded whatever the
+    corpus size; the files are streamed, never loaded whole.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spm.set_random_generator_seed(config.seed)
+    if config.joint:
+        proto = _train_model(config, [*src_files, *tgt_files])
+        tokenizer = Tokenizer(proto, origin=str(out_dir))
+    else:
+        src_proto = _train_model(config, src_files)
+        tgt_proto = _train_model(config, tgt_files)
+        tokenizer = Tokenizer(src_proto, tgt_proto, origin=str(out_dir))
+    tokenizer.save(out_dir)
+    return tokenizer
+
+
+def _train_model(config: TokenizerConfig, files: list[str]) -> bytes:
+    model = io.BytesIO()
+    try:
+        spm.SentencePieceTrainer.train(
+            sentence_iterator=_sentences(files),
+            model_writer=model,
+            model_type=config.model_type,
+            vocab_size=config.vocab_size,
+            character_coverage=config.character_coverage,
+            user_defined_symbols=config.user_defined_symbols,
+            input_sentence_size=config.input_sentence_size,
+            shuffle_input_sentence=True,
+            normalization_rule_name="identity",
+            remove_extra_whitespaces=False,
+            byte_fallback=True,
+            pad_id=PAD_ID,
+            unk_id=UNK_ID,
+            bos_id=BOS_ID,
+            eos_id=EOS_ID,
+            num_threads=os.cpu_count() or 1,
+            minloglevel=2,
+        )
+    except RuntimeError as error:
+        raise TokenizerError(
+            f"SentencePiece training on {', '.join(files)} failed: {error}"
+        ) from None
+    return model.getvalue()
+
+
+def _sentences(files: Iterable[str]) -> Iterator[str]:
+    from nmt.data import iter_lines  # deferred: nmt.data imports this module for the special ids
+
+    for path in files:
+        yield from iter_lines(path)
+
+
+def _read_model(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise TokenizerError(f"{path}: cannot read SentencePiece model: {error.strerror}") from None
+
+
+def _processor(proto: bytes, origin: str) -> spm.SentencePieceProcessor:
+    """Load a serialized model and check its special ids against PAD/UNK/BOS/EOS."""
+    processor = spm.SentencePieceProcessor()
+    try:
+        processor.load_from_serialized_proto(proto)
+    except RuntimeError as error:
+        raise TokenizerError(f"{origin}: not a SentencePiece model ({error})") from None
+    found = {
+        "pad": processor.pad_id(),
+        "unk": processor.unk_id(),
+        "bos": processor.bos_id(),
+        "eos": processor.eos_id(),
+    }
+    if found != _SPECIAL_IDS:
+        have = ", ".join(f"{k}={v}" for k, v in found.items())
+        want = ", ".join(f"{k}={v}" for k, v in _SPECIAL_IDS.items())
+        raise TokenizerError(
+            f"{origin}: special ids are {have}; nmt needs {want} (retrain with `nmt spm-train`)"
+        )
+    return processor
