@@ -82,14 +82,14 @@ class Seq2Seq(nn.Module):
             feed = memory.new_zeros(src.size(0), self.config.decoder_hidden)
         return encoded, DecoderState(hidden, feed)
 
-    def forward(
+    def decode_vectors(
         self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
     ) -> Tensor:
         """Teacher-forced attentional vectors (batch, tgt_len, decoder_hidden); no output layer."""
         encoded, state = self.encode(src, src_lengths)
         return self.decoder(tgt_in, tgt_lengths, encoded, state)
 
-    def loss(
+    def forward(
         self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
         tgt_lengths: Tensor, label_smoothing: float = 0.0,
     ) -> tuple[Tensor, int, int]:
@@ -97,7 +97,7 @@ class Seq2Seq(nn.Module):
 
         The output layer, the largest matrix product of a step, runs only on non-padding positions.
         """
-        vectors = self(src, src_lengths, tgt_in, tgt_lengths)
+        vectors = self.decode_vectors(src, src_lengths, tgt_in, tgt_lengths)
         real = tgt_out != PAD_ID  # (batch, tgt_len)
         logits = self.output_layer(vectors[real])  # (n_tokens, vocab)
         gold = tgt_out[real]

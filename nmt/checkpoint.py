@@ -1,0 +1,117 @@
+"""Checkpoints that a crash cannot corrupt, loaded without executing pickled code.
+
+A checkpoint is written to a temporary file in the same directory, flushed to disk, then renamed
+over its final name: a reader sees either the old complete file or the new complete file. Loading
+uses ``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from nmt.errors import NMTError
+
+
+class CheckpointError(NMTError):
+    """A checkpoint is missing, truncated or not one of ours."""
+
+
+def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            torch.save(state, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make the rename itself durable (no-op where directories cannot be opened, e.g. Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Load a checkpoint; a missing, truncated or foreign file raises CheckpointError."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as error:  # torch raises RuntimeError, EOFError, pickle errors, zip errors
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (truncated or corrupt): {error}"
+        ) from None
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(f"{path} is not an nmt checkpoint (no 'model' entry)")
+    return state
+
+
+_STEP_PATTERN = re.compile(r"^step_(\d+)\.pt$")
+
+
+def step_checkpoint_name(step: int) -> str:
+    return f"step_{step:08d}.pt"
+
+
+def list_step_checkpoints(directory: str | Path) -> list[tuple[int, Path]]:
+    """(step, path) for every ``step_N.pt`` in ``directory``, oldest first."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    found = []
+    for path in directory.iterdir():
+        match = _STEP_PATTERN.match(path.name)
+        if match:
+            found.append((int(match.group(1)), path))
+    return sorted(found)
+
+
+def load_latest_checkpoint(
+    directory: str | Path, map_location: str | torch.device = "cpu"
+) -> tuple[Path, dict[str, Any]] | None:
+    """The newest readable step checkpoint; unreadable newer ones are skipped with a warning."""
+    for _, path in reversed(list_step_checkpoints(directory)):
+        try:
+            return path, load_checkpoint(path, map_location)
+        except CheckpointError as error:
+            print(f"warning: {error}; trying the previous checkpoint", flush=True)
+    return None
+
+
+def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the model weights of several checkpoints of one model."""
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    total: dict[str, torch.Tensor] = {}
+    for path in paths:
+        weights = load_checkpoint(path)["model"]
+        if total and weights.keys() != total.keys():
+            raise CheckpointError(f"{path} holds different parameters than {paths[0]}")
+        for name, tensor in weights.items():
+            if name in total:
+                total[name] += tensor.double()
+            else:
+                total[name] = tensor.double().clone()
+    first = load_checkpoint(paths[0])["model"]
+    return {name: (tensor / len(paths)).to(first[name].dtype) for name, tensor in total.items()}

@@ -1,0 +1,435 @@
+"""The training loop: backpropagation through time over whole sentences, clipping, schedules,
+validation with BLEU/chrF, early stopping and resumable checkpoints.
+
+A model directory holds everything needed to continue or to translate::
+
+    config.yaml         the resolved configuration
+    spm*.model          the SentencePiece model(s)
+    model.pt            the weights of the best validation so far (what `nmt translate` loads)
+    checkpoints/        step_N.pt: full training state, the last `keep_last` and best `keep_best`
+    train_log.jsonl     one JSON object per log line and per validation
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from nmt import evaluation
+from nmt.checkpoint import (
+    list_step_checkpoints,
+    load_latest_checkpoint,
+    save_checkpoint,
+    step_checkpoint_name,
+)
+from nmt.config import Config, save_config
+from nmt.data import Batch, TokenBatchSampler, collate, dataset_lengths, prepare_dataset
+from nmt.distributed import Process, barrier, init_process, shutdown, sum_across
+from nmt.errors import NMTError
+from nmt.model import build_model
+from nmt.tokenizer import Tokenizer, train_tokenizer
+
+
+@dataclass
+class Progress:
+    """Counters saved in every checkpoint."""
+
+    step: int = 0  # optimizer updates
+    best: list[list[float]] = field(default_factory=list)  # [score, step], best first
+    bad_validations: int = 0  # validations since the last improvement
+
+
+def train(config: Config, resume: bool = False) -> dict[str, Any]:
+    """Train the model described by ``config``; returns the last validation's metrics."""
+    process, device = init_process(config.training.device)
+    try:
+        return Trainer(config, process, device, resume).run()
+    finally:
+        shutdown(process)
+
+
+class Trainer:
+    def __init__(self, config: Config, process: Process, device: torch.device, resume: bool):
+        self.config = config
+        self.cfg = config.training
+        self.process = process
+        self.device = device
+        self.model_dir = Path(self.cfg.model_dir)
+        self.checkpoint_dir = self.model_dir / "checkpoints"
+        if self.cfg.threads > 0:
+            torch.set_num_threads(self.cfg.threads)
+        # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
+        _seed_everything(self.cfg.seed)
+        self.tokenizer = self._tokenizer()
+        self._prepare_data()
+        self.model = build_model(
+            config.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size
+        ).to(device)
+        if process.rank > 0:  # other ranks draw their own dropout masks
+            torch.manual_seed(self.cfg.seed + process.rank)
+        self.ddp_model: nn.Module = self.model
+        if process.distributed:
+            self.ddp_model = DistributedDataParallel(
+                self.model, device_ids=[device.index] if device.type == "cuda" else None
+            )
+        self.optimizer = _optimizer(self.model, self.cfg)
+        self.scheduler = _scheduler(self.optimizer, self.cfg)
+        self.scaler = torch.amp.GradScaler(
+            device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
+        )
+        if self.cfg.precision == "fp16" and device.type != "cuda":
+            raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
+        self.progress = Progress()
+        if resume:
+            self._resume()
+        elif process.is_main and list_step_checkpoints(self.checkpoint_dir):
+            raise NMTError(
+                f"{self.checkpoint_dir} already holds checkpoints: pass --resume to continue, "
+                "or choose another training.model_dir"
+            )
+        if process.is_main:
+            self.model_dir.mkdir(parents=True, exist_ok=True)
+            save_config(config, self.model_dir / "config.yaml")
+
+    # ---- setup -------------------------------------------------------------------------------
+
+    def _tokenizer(self) -> Tokenizer:
+        """Reuse the tokenizer of the model directory, or train one there (rank 0) first."""
+        if self.process.is_main and not _has_tokenizer(self.model_dir):
+            data = self.config.data
+            if not data.train_src:
+                raise NMTError("training a tokenizer needs local files in data.train_src/train_tgt")
+            train_tokenizer(self.config.tokenizer, data.train_src, data.train_tgt, self.model_dir)
+        barrier(self.process)
+        return Tokenizer.load(self.model_dir)
+
+    def _prepare_data(self) -> None:
+        train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
+        self._log({"event": "data", "split": "train", "report": str(report)})
+        columns = train_set.with_format(None).select_columns(["src_ids", "tgt_ids"])[:]
+        self.train_src, self.train_tgt = columns["src_ids"], columns["tgt_ids"]
+        src_len, tgt_len = dataset_lengths(train_set)
+        self.sampler = TokenBatchSampler(
+            src_len, tgt_len, self.cfg.max_tokens, self.cfg.seed,
+            num_replicas=self.process.world_size, rank=self.process.rank,
+        )
+        self.dev_batches: list[Batch] = []
+        self.dev_src: list[str] = []
+        self.dev_ref: list[str] = []
+        if self.config.data.dev_src and self.config.data.dev_tgt:
+            dev_set, _ = prepare_dataset(self.config.data, self.tokenizer, "dev")
+            dev_set = dev_set.select(range(min(len(dev_set), self.cfg.valid_max_sentences)))
+            rows = dev_set.with_format(None)[:]
+            self.dev_src, self.dev_ref = rows["src"], rows["tgt"]
+            dev_sampler = TokenBatchSampler(
+                rows["src_len"], rows["tgt_len"], self.cfg.max_tokens, 0,
+                shuffle=False,
+            )
+            self.dev_batches = [
+                collate([{"src_ids": rows["src_ids"][i], "tgt_ids": rows["tgt_ids"][i]} for i in b])
+                for b in dev_sampler
+            ]
+
+    def _resume(self) -> None:
+        found = load_latest_checkpoint(self.checkpoint_dir, map_location=self.device)
+        if found is None:
+            return
+        path, state = found
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.scaler.load_state_dict(state["scaler"])
+        self.progress = Progress(**state["progress"])
+        sampler = state["sampler"]
+        # the position is saved in global batches so that the number of processes may change
+        self.sampler.load_state_dict(
+            {"epoch": sampler["epoch"], "consumed": sampler["global_consumed"] // self.process.world_size}
+        )
+        _set_rng_state(state["rng"])
+        if self.process.rank > 0:  # other ranks draw their own dropout masks
+            torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
+        self._log({"event": "resume", "checkpoint": str(path), "step": self.progress.step})
+
+    # ---- the loop ------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        cfg = self.cfg
+        bar = tqdm(
+            total=cfg.max_steps or None, initial=self.progress.step, disable=not self.process.is_main,
+            dynamic_ncols=True, unit="step",
+        )
+        metrics: dict[str, Any] = {}
+        validated_at = -1
+        window = _Window()
+        for batches in self._updates():
+            if cfg.max_steps and self.progress.step >= cfg.max_steps:
+                break
+            loss, tokens, correct = self._update(batches)
+            self.progress.step += 1
+            window.add(loss, tokens, correct, sum(int(b.src_lengths.sum()) for b in batches))
+            bar.update(1)
+            step = self.progress.step
+            if step % cfg.log_every == 0:
+                record = window.flush(self.process, self.device)
+                record.update(event="train", step=step, epoch=self.sampler.epoch, lr=self._lr())
+                bar.set_postfix(
+                    loss=f"{record['loss']:.3f}", tok_s=f"{record['tgt_tok_s']:.0f}",
+                    lr=f"{record['lr']:.2e}",
+                )
+                self._log(record)
+            if step % cfg.valid_every == 0:
+                metrics, validated_at = self._validate_and_save(), step
+                if self._should_stop():
+                    break
+        bar.close()
+        if validated_at != self.progress.step:
+            metrics = self._validate_and_save()
+        return metrics
+
+    def _updates(self) -> Iterator[list[Batch]]:
+        """Groups of ``update_freq`` batches, one group per optimizer step, across epochs."""
+        group: list[Batch] = []
+        while self.cfg.max_epochs == 0 or self.sampler.epoch < self.cfg.max_epochs:
+            for indices in self.sampler:
+                group.append(
+                    collate([
+                        {"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]} for i in indices
+                    ]).to(self.device)
+                )
+                if len(group) == self.cfg.update_freq:
+                    yield group
+                    group = []
+
+    def _update(self, batches: list[Batch]) -> tuple[float, int, int]:
+        """One optimizer step over ``batches``; the loss is normalised by the global token count."""
+        self.ddp_model.train()
+        local_tokens = sum(b.n_tgt_tokens for b in batches)
+        global_tokens = sum_across(local_tokens, self.process, self.device)
+        scale = self.process.world_size / global_tokens  # DDP averages gradients over ranks
+        total_loss, total_correct = 0.0, 0
+        for index, batch in enumerate(batches):
+            last = index == len(batches) - 1
+            sync = contextlib.nullcontext() if last or not self.process.distributed else self.ddp_model.no_sync()
+            with sync, self._autocast():
+                loss, _, correct = _loss(self.ddp_model, batch, self.cfg.label_smoothing)
+                self.scaler.scale(loss * scale).backward()
+            total_loss += loss.item()
+            total_correct += correct
+        self.scaler.unscale_(self.optimizer)
+        if self.cfg.clip_norm > 0:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.cfg.schedule != "plateau":
+            self.scheduler.step()
+        return total_loss, local_tokens, total_correct
+
+    def _autocast(self) -> contextlib.AbstractContextManager:
+        if self.cfg.precision == "fp32":
+            return contextlib.nullcontext()
+        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
+        return torch.autocast(self.device.type, dtype=dtype)
+
+    def _lr(self) -> float:
+        return float(self.optimizer.param_groups[0]["lr"])
+
+    # ---- validation and checkpoints ------------------------------------------------------------
+
+    def _validate_and_save(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {}
+        if self.process.is_main:
+            metrics = self._validate()
+            self._save(metrics)
+        barrier(self.process)
+        if self.process.distributed:
+            shared = [metrics]
+            torch.distributed.broadcast_object_list(shared, src=0)
+            metrics = shared[0]
+            self.progress.bad_validations = metrics.get("bad_validations", 0)
+        if self.cfg.schedule == "plateau" and "score" in metrics:
+            self.scheduler.step(metrics["score"])
+        return metrics
+
+    @torch.no_grad()
+    def _validate(self) -> dict[str, Any]:
+        metrics: dict[str, Any] = {"event": "valid", "step": self.progress.step}
+        if not self.dev_batches:
+            self._log(metrics)
+            return metrics
+        self.model.eval()
+        loss_sum, tokens = 0.0, 0
+        for batch in self.dev_batches:
+            with self._autocast():
+                loss, n, _ = _loss(self.model, batch.to(self.device), 0.0)
+            loss_sum += loss.item()
+            tokens += n
+        metrics["loss"] = loss_sum / tokens
+        metrics["ppl"] = math.exp(min(metrics["loss"], 100.0))
+        if self.cfg.valid_metric != "loss":
+            from nmt.translator import Translator
+
+            translator = Translator(self.model, self.tokenizer, self.config, device=self.device)
+            hypotheses = translator.translate(self.dev_src, beam_size=self.cfg.valid_beam_size)
+            for score in evaluation.compute_scores(hypotheses, [self.dev_ref], ("bleu", "chrf")):
+                metrics[score.name] = score.score
+        self.model.train()
+        # higher is better for the score that picks checkpoints
+        metrics["score"] = -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
+        best = [entry[0] for entry in self.progress.best]
+        if not best or metrics["score"] > max(best):
+            self.progress.bad_validations = 0
+        else:
+            self.progress.bad_validations += 1
+        metrics["bad_validations"] = self.progress.bad_validations
+        self._log(metrics)
+        return metrics
+
+    def _save(self, metrics: dict[str, Any]) -> None:
+        step = self.progress.step
+        if "score" in metrics:
+            self.progress.best.append([metrics["score"], step])
+            self.progress.best.sort(key=lambda entry: -entry[0])
+            self.progress.best = self.progress.best[: max(self.cfg.keep_best, 1)]
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "progress": vars(self.progress),
+            "sampler": {
+                "epoch": self.sampler.epoch,
+                "global_consumed": self.sampler.consumed * self.process.world_size,
+            },
+            "rng": _rng_state(),
+            "src_vocab_size": self.tokenizer.src_vocab_size,
+            "tgt_vocab_size": self.tokenizer.tgt_vocab_size,
+            "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
+        }
+        save_checkpoint(state, self.checkpoint_dir / step_checkpoint_name(step))
+        if not self.progress.best or self.progress.best[0][1] == step:
+            save_checkpoint(
+                {key: state[key] for key in ("model", "src_vocab_size", "tgt_vocab_size", "metrics")}
+                | {"step": step},
+                self.model_dir / "model.pt",
+            )
+        self._prune_checkpoints()
+
+    def _prune_checkpoints(self) -> None:
+        """Keep the last ``keep_last`` step checkpoints and those of the best ``keep_best``."""
+        found = list_step_checkpoints(self.checkpoint_dir)
+        keep = {step for step, _ in found[-max(self.cfg.keep_last, 1) :]}
+        keep |= {int(step) for _, step in self.progress.best[: self.cfg.keep_best]}
+        for step, path in found:
+            if step not in keep:
+                path.unlink(missing_ok=True)
+
+    def _should_stop(self) -> bool:
+        patience = self.cfg.early_stopping_patience
+        if patience > 0 and self.progress.bad_validations >= patience:
+            self._log({"event": "early_stop", "step": self.progress.step})
+            return True
+        return False
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if not self.process.is_main:
+            return
+        self.model_dir.mkdir(parents=True, exist_ok=True)
+        record = {"time": round(time.time(), 3), **record}
+        with open(self.model_dir / "train_log.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps(record) + "\n")
+        if record.get("event") in ("valid", "data", "resume", "early_stop"):
+            tqdm.write(json.dumps(record))
+
+
+def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
+    """Summed token loss through ``model`` (or its DDP wrapper, so gradients get synchronised)."""
+    return model(
+        batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, batch.tgt_lengths, label_smoothing
+    )
+
+
+class _Window:
+    """Loss and throughput accumulated between two log lines."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.loss = self.tokens = self.correct = self.src_tokens = 0.0
+
+    def add(self, loss: float, tokens: int, correct: int, src_tokens: float) -> None:
+        self.loss += loss
+        self.tokens += tokens
+        self.correct += correct
+        self.src_tokens += src_tokens
+
+    def flush(self, process: Process, device: torch.device) -> dict[str, Any]:
+        elapsed = time.perf_counter() - self.start
+        loss, tokens, correct, src = (
+            sum_across(value, process, device)
+            for value in (self.loss, self.tokens, self.correct, self.src_tokens)
+        )
+        record = {
+            "loss": loss / max(tokens, 1),
+            "accuracy": correct / max(tokens, 1),
+            "tgt_tok_s": tokens / elapsed,
+            "src_tgt_tok_s": (tokens + src) / elapsed,
+        }
+        self.__init__()
+        return record
+
+
+def _has_tokenizer(directory: Path) -> bool:
+    return (directory / "spm.model").is_file() or (directory / "spm.src.model").is_file()
+
+
+def _optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
+    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
+    return kind(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+
+
+def _scheduler(optimizer: torch.optim.Optimizer, cfg: Any) -> Any:
+    if cfg.schedule == "plateau":
+        return torch.optim.lr_scheduler.ReduceLROnPlateau(
+            optimizer, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
+            min_lr=cfg.min_lr,
+        )
+    if cfg.schedule == "inverse_sqrt":
+        warmup = max(cfg.warmup_steps, 1)
+        return torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min((step + 1) / warmup, math.sqrt(warmup / (step + 1)))
+        )
+    warmup = cfg.warmup_steps
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+    )
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
