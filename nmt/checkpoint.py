@@ -26,7 +26,9 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    descriptor, temporary = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(state, handle)

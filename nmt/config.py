@@ -145,8 +145,13 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(emb_size=256, encoder_hidden=256, decoder_hidden=512),
     # For one GPU.
     "base": dict(
-        emb_size=512, encoder_hidden=512, encoder_layers=2, decoder_hidden=1024, decoder_layers=2,
-        dropout=0.3, tie_embeddings=False,
+        emb_size=512,
+        encoder_hidden=512,
+        encoder_layers=2,
+        decoder_hidden=1024,
+        decoder_layers=2,
+        dropout=0.3,
+        tie_embeddings=False,
     ),
 }
 
@@ -183,7 +188,9 @@ def _check_value(value: Any, annotation: Any, where: str) -> Any:
     if annotation is int and isinstance(value, bool):
         raise ConfigError(f"{where}: expected an integer, got {value!r}")
     if annotation in (int, float, str) and not isinstance(value, annotation):
-        raise ConfigError(f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"
+        )
     return value
 
 
@@ -224,7 +231,9 @@ def _validate(config: Config, source: str) -> None:
         if value not in allowed:
             raise ConfigError(f"{source}: {key}: '{value}' is not one of {', '.join(allowed)}")
     if len(config.data.train_src) != len(config.data.train_tgt):
-        raise ConfigError(f"{source}: data.train_src and data.train_tgt list different numbers of files")
+        raise ConfigError(
+            f"{source}: data.train_src and data.train_tgt list different numbers of files"
+        )
     if config.training.update_freq < 1:
         raise ConfigError(f"{source}: training.update_freq must be at least 1")
 

@@ -122,8 +122,12 @@ class Trainer:
         self.train_src, self.train_tgt = columns["src_ids"], columns["tgt_ids"]
         src_len, tgt_len = dataset_lengths(train_set)
         self.sampler = TokenBatchSampler(
-            src_len, tgt_len, self.cfg.max_tokens, self.cfg.seed,
-            num_replicas=self.process.world_size, rank=self.process.rank,
+            src_len,
+            tgt_len,
+            self.cfg.max_tokens,
+            self.cfg.seed,
+            num_replicas=self.process.world_size,
+            rank=self.process.rank,
         )
         self.dev_batches: list[Batch] = []
         self.dev_src: list[str] = []
@@ -134,7 +138,10 @@ class Trainer:
             rows = dev_set.with_format(None)[:]
             self.dev_src, self.dev_ref = rows["src"], rows["tgt"]
             dev_sampler = TokenBatchSampler(
-                rows["src_len"], rows["tgt_len"], self.cfg.max_tokens, 0,
+                rows["src_len"],
+                rows["tgt_len"],
+                self.cfg.max_tokens,
+                0,
                 shuffle=False,
             )
             self.dev_batches = [
@@ -155,7 +162,10 @@ class Trainer:
         sampler = state["sampler"]
         # the position is saved in global batches so that the number of processes may change
         self.sampler.load_state_dict(
-            {"epoch": sampler["epoch"], "consumed": sampler["global_consumed"] // self.process.world_size}
+            {
+                "epoch": sampler["epoch"],
+                "consumed": sampler["global_consumed"] // self.process.world_size,
+            }
         )
         _set_rng_state(state["rng"])
         if self.process.rank > 0:  # other ranks draw their own dropout masks
@@ -167,8 +177,11 @@ class Trainer:
     def run(self) -> dict[str, Any]:
         cfg = self.cfg
         bar = tqdm(
-            total=cfg.max_steps or None, initial=self.progress.step, disable=not self.process.is_main,
-            dynamic_ncols=True, unit="step",
+            total=cfg.max_steps or None,
+            initial=self.progress.step,
+            disable=not self.process.is_main,
+            dynamic_ncols=True,
+            unit="step",
         )
         metrics: dict[str, Any] = {}
         validated_at = -1
@@ -185,7 +198,8 @@ class Trainer:
                 record = window.flush(self.process, self.device)
                 record.update(event="train", step=step, epoch=self.sampler.epoch, lr=self._lr())
                 bar.set_postfix(
-                    loss=f"{record['loss']:.3f}", tok_s=f"{record['tgt_tok_s']:.0f}",
+                    loss=f"{record['loss']:.3f}",
+                    tok_s=f"{record['tgt_tok_s']:.0f}",
                     lr=f"{record['lr']:.2e}",
                 )
                 self._log(record)
@@ -204,9 +218,12 @@ class Trainer:
         while self.cfg.max_epochs == 0 or self.sampler.epoch < self.cfg.max_epochs:
             for indices in self.sampler:
                 group.append(
-                    collate([
-                        {"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]} for i in indices
-                    ]).to(self.device)
+                    collate(
+                        [
+                            {"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]}
+                            for i in indices
+                        ]
+                    ).to(self.device)
                 )
                 if len(group) == self.cfg.update_freq:
                     yield group
@@ -221,7 +238,11 @@ class Trainer:
         total_loss, total_correct = 0.0, 0
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
-            sync = contextlib.nullcontext() if last or not self.process.distributed else self.ddp_model.no_sync()
+            sync = (
+                contextlib.nullcontext()
+                if last or not self.process.distributed
+                else self.ddp_model.no_sync()
+            )
             with sync, self._autocast():
                 loss, _, correct = _loss(self.ddp_model, batch, self.cfg.label_smoothing)
                 self.scaler.scale(loss * scale).backward()
@@ -287,7 +308,9 @@ class Trainer:
                 metrics[score.name] = score.score
         self.model.train()
         # higher is better for the score that picks checkpoints
-        metrics["score"] = -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
+        metrics["score"] = (
+            -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
+        )
         best = [entry[0] for entry in self.progress.best]
         if not best or metrics["score"] > max(best):
             self.progress.bad_validations = 0
@@ -321,7 +344,10 @@ class Trainer:
         save_checkpoint(state, self.checkpoint_dir / step_checkpoint_name(step))
         if not self.progress.best or self.progress.best[0][1] == step:
             save_checkpoint(
-                {key: state[key] for key in ("model", "src_vocab_size", "tgt_vocab_size", "metrics")}
+                {
+                    key: state[key]
+                    for key in ("model", "src_vocab_size", "tgt_vocab_size", "metrics")
+                }
                 | {"step": step},
                 self.model_dir / "model.pt",
             )
@@ -357,7 +383,12 @@ class Trainer:
 def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
     """Summed token loss through ``model`` (or its DDP wrapper, so gradients get synchronised)."""
     return model(
-        batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, batch.tgt_lengths, label_smoothing
+        batch.src,
+        batch.src_lengths,
+        batch.tgt_in,
+        batch.tgt_out,
+        batch.tgt_lengths,
+        label_smoothing,
     )
 
 
@@ -396,13 +427,18 @@ def _has_tokenizer(directory: Path) -> bool:
 
 def _optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
     kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return kind(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    return kind(
+        model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay
+    )
 
 
 def _scheduler(optimizer: torch.optim.Optimizer, cfg: Any) -> Any:
     if cfg.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer, mode="max", factor=cfg.plateau_factor, patience=cfg.plateau_patience,
+            optimizer,
+            mode="max",
+            factor=cfg.plateau_factor,
+            patience=cfg.plateau_patience,
             min_lr=cfg.min_lr,
         )
     if cfg.schedule == "inverse_sqrt":

@@ -66,7 +66,9 @@ class LuongAttention(Attention):
                 f"dot attention needs decoder_hidden ({query_size}) equal to the encoder output "
                 f"size ({memory_size}); use 'general' attention or change the sizes"
             )
-        self.key_layer = nn.Linear(memory_size, query_size, bias=False) if kind == "general" else None
+        self.key_layer = (
+            nn.Linear(memory_size, query_size, bias=False) if kind == "general" else None
+        )
 
     def project_keys(self, memory: Tensor) -> Tensor:
         return memory if self.key_layer is None else self.key_layer(memory)

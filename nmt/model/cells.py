@@ -11,13 +11,21 @@ RecurrentState = Tensor | tuple[Tensor, Tensor]
 
 
 def make_rnn(
-    cell: str, input_size: int, hidden_size: int, num_layers: int, dropout: float,
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    dropout: float,
     bidirectional: bool = False,
 ) -> nn.RNNBase:
     """A batch-first multi-layer RNN; ``dropout`` applies between stacked layers only."""
     if cell not in RNN_CLASSES:
         raise ValueError(f"unknown cell '{cell}' (choose from {', '.join(RNN_CLASSES)})")
     return RNN_CLASSES[cell](
-        input_size, hidden_size, num_layers=num_layers, batch_first=True,
-        dropout=dropout if num_layers > 1 else 0.0, bidirectional=bidirectional,
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        batch_first=True,
+        dropout=dropout if num_layers > 1 else 0.0,
+        bidirectional=bidirectional,
     )

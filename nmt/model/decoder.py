@@ -32,7 +32,8 @@ class EncoderOutput:
     def select(self, index: Tensor) -> EncoderOutput:
         """Rows ``index`` (e.g. for beam hypotheses), gathered, never copied per hypothesis."""
         return EncoderOutput(
-            self.memory.index_select(0, index), self.keys.index_select(0, index),
+            self.memory.index_select(0, index),
+            self.keys.index_select(0, index),
             self.mask.index_select(0, index),
         )
 
@@ -53,8 +54,17 @@ class DecoderState:
 
 class RecurrentDecoder(nn.Module):
     def __init__(
-        self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, cell: str,
-        memory_size: int, attention: str, input_feeding: bool, dropout: float, pad_id: int,
+        self,
+        vocab_size: int,
+        emb_size: int,
+        hidden_size: int,
+        num_layers: int,
+        cell: str,
+        memory_size: int,
+        attention: str,
+        input_feeding: bool,
+        dropout: float,
+        pad_id: int,
     ) -> None:
         super().__init__()
         self.input_feeding = input_feeding

@@ -11,8 +11,15 @@ from nmt.model.cells import RecurrentState, make_rnn
 
 class RecurrentEncoder(nn.Module):
     def __init__(
-        self, vocab_size: int, emb_size: int, hidden_size: int, num_layers: int, cell: str,
-        bidirectional: bool, dropout: float, pad_id: int,
+        self,
+        vocab_size: int,
+        emb_size: int,
+        hidden_size: int,
+        num_layers: int,
+        cell: str,
+        bidirectional: bool,
+        dropout: float,
+        pad_id: int,
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)

@@ -40,18 +40,32 @@ class Seq2Seq(nn.Module):
         super().__init__()
         self.config = config
         self.encoder = RecurrentEncoder(
-            src_vocab_size, config.emb_size, config.encoder_hidden, config.encoder_layers,
-            config.cell, config.bidirectional, config.dropout, PAD_ID,
+            src_vocab_size,
+            config.emb_size,
+            config.encoder_hidden,
+            config.encoder_layers,
+            config.cell,
+            config.bidirectional,
+            config.dropout,
+            PAD_ID,
         )
         self.bridge = Bridge(
-            self.encoder.output_size, config.decoder_hidden, config.decoder_layers,
+            self.encoder.output_size,
+            config.decoder_hidden,
+            config.decoder_layers,
             lstm=config.cell == "lstm",
         )
         self.decoder = RecurrentDecoder(
-            tgt_vocab_size, config.emb_size, config.decoder_hidden, config.decoder_layers,
-            config.cell, self.encoder.output_size, config.attention,
+            tgt_vocab_size,
+            config.emb_size,
+            config.decoder_hidden,
+            config.decoder_layers,
+            config.cell,
+            self.encoder.output_size,
+            config.attention,
             input_feeding=not config.fused_decoder and config.input_feeding,
-            dropout=config.dropout, pad_id=PAD_ID,
+            dropout=config.dropout,
+            pad_id=PAD_ID,
         )
         self.output_layer = nn.Linear(config.decoder_hidden, tgt_vocab_size)
         self.reset_parameters()
@@ -90,8 +104,13 @@ class Seq2Seq(nn.Module):
         return self.decoder(tgt_in, tgt_lengths, encoded, state)
 
     def forward(
-        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_out: Tensor,
-        tgt_lengths: Tensor, label_smoothing: float = 0.0,
+        self,
+        src: Tensor,
+        src_lengths: Tensor,
+        tgt_in: Tensor,
+        tgt_out: Tensor,
+        tgt_lengths: Tensor,
+        label_smoothing: float = 0.0,
     ) -> tuple[Tensor, int, int]:
         """Summed cross entropy over real target tokens, their count, and how many were argmax-right.
 

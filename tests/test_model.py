@@ -1,0 +1,142 @@
+"""The encoder-decoder learns, ignores padding, and its two decoder variants agree with `step`."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from nmt.config import MODEL_PRESETS, ModelConfig
+from nmt.model import build_model
+
+BOS, EOS, PAD = 2, 3, 0
+VOCAB = 16
+
+
+def tiny_config(**overrides) -> ModelConfig:
+    return ModelConfig(**{**MODEL_PRESETS["tiny"], **overrides})
+
+
+def reversal_batch(generator: torch.Generator, size: int = 64, max_len: int = 7):
+    """Random sequences over ids 4..VOCAB-1 and their reversals, padded."""
+    lengths = torch.randint(2, max_len + 1, (size,), generator=generator)
+    src = torch.full((size, max_len), PAD)
+    tgt_in = torch.full((size, max_len + 1), PAD)
+    tgt_out = torch.full((size, max_len + 1), PAD)
+    for row, length in enumerate(lengths.tolist()):
+        tokens = torch.randint(4, VOCAB, (length,), generator=generator)
+        src[row, :length] = tokens
+        tgt_in[row, 0] = BOS
+        tgt_in[row, 1 : length + 1] = tokens.flip(0)
+        tgt_out[row, :length] = tokens.flip(0)
+        tgt_out[row, length] = EOS
+    return src, lengths, tgt_in, tgt_out, lengths + 1
+
+
+def overfit_reversal(config: ModelConfig, max_steps: int) -> float:
+    """Train on one fixed batch until it is learnt; return the token accuracy reached on it."""
+    torch.manual_seed(0)
+    batch = reversal_batch(torch.Generator().manual_seed(0))
+    model = build_model(config, VOCAB, VOCAB)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    accuracy = 0.0
+    for _ in range(max_steps):
+        loss, tokens, correct = model(*batch)
+        accuracy = correct / tokens
+        if accuracy >= 0.99:
+            break
+        optimizer.zero_grad()
+        (loss / tokens).backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+    return accuracy
+
+
+@pytest.mark.parametrize(
+    "cell,attention,fused",
+    [
+        ("gru", "bahdanau", False),
+        ("lstm", "bahdanau", False),
+        ("rnn", "bahdanau", False),
+        ("gru", "dot", False),
+        ("gru", "general", False),
+        ("gru", "bahdanau", True),
+        ("lstm", "general", True),
+    ],
+)
+def test_tiny_model_overfits_reversal(cell: str, attention: str, fused: bool) -> None:
+    config = tiny_config(
+        cell=cell, attention=attention, fused_decoder=fused, input_feeding=not fused
+    )
+    accuracy = overfit_reversal(config, max_steps=400)
+    assert accuracy >= 0.99, f"{cell}/{attention}/fused={fused}: token accuracy {accuracy:.3f}"
+
+
+def padded_example():
+    generator = torch.Generator().manual_seed(3)
+    return reversal_batch(generator, size=5, max_len=9)
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm", "rnn"])
+@pytest.mark.parametrize("attention", ["bahdanau", "dot", "general"])
+@pytest.mark.parametrize("fused", [False, True])
+def test_padding_does_not_change_logits(cell: str, attention: str, fused: bool) -> None:
+    torch.manual_seed(1)
+    config = tiny_config(
+        cell=cell, attention=attention, fused_decoder=fused, input_feeding=not fused
+    )
+    model = build_model(config, VOCAB, VOCAB).eval()
+    src, src_lengths, tgt_in, _, tgt_lengths = padded_example()
+    with torch.no_grad():
+        batched = model.output_layer(model.decode_vectors(src, src_lengths, tgt_in, tgt_lengths))
+        for row in range(src.size(0)):
+            s, t = int(src_lengths[row]), int(tgt_lengths[row])
+            alone = model.output_layer(
+                model.decode_vectors(
+                    src[row : row + 1, :s],
+                    src_lengths[row : row + 1],
+                    tgt_in[row : row + 1, :t],
+                    tgt_lengths[row : row + 1],
+                )
+            )
+            torch.testing.assert_close(alone[0], batched[row, :t], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_step_by_step_decoding_matches_teacher_forcing(cell: str, fused: bool) -> None:
+    torch.manual_seed(2)
+    config = tiny_config(cell=cell, fused_decoder=fused, input_feeding=not fused)
+    model = build_model(config, VOCAB, VOCAB).eval()
+    src, src_lengths, tgt_in, tgt_out, tgt_lengths = padded_example()
+    with torch.no_grad():
+        forced = torch.log_softmax(
+            model.output_layer(model.decode_vectors(src, src_lengths, tgt_in, tgt_lengths)), -1
+        )
+        encoded, state = model.encode(src, src_lengths)
+        for t in range(tgt_in.size(1)):
+            log_probs, weights, state = model.step(tgt_in[:, t], encoded, state)
+            real = tgt_out[:, t] != PAD
+            torch.testing.assert_close(log_probs[real], forced[real, t], atol=1e-5, rtol=0)
+            torch.testing.assert_close(weights.sum(-1), torch.ones(src.size(0)))
+            assert (weights[src == PAD] == 0).all()
+
+
+def test_tied_embeddings_share_one_matrix() -> None:
+    config = tiny_config(emb_size=64, decoder_hidden=64, tie_embeddings=True)
+    model = build_model(config, VOCAB, VOCAB)
+    assert model.output_layer.weight is model.decoder.embed.weight
+
+
+def test_dot_attention_with_mismatched_sizes_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="dot attention needs decoder_hidden"):
+        build_model(tiny_config(attention="dot", decoder_hidden=48), VOCAB, VOCAB)
+
+
+def test_label_smoothing_raises_the_loss_of_a_confident_model() -> None:
+    torch.manual_seed(0)
+    model = build_model(tiny_config(), VOCAB, VOCAB).eval()
+    batch = padded_example()
+    with torch.no_grad():
+        plain, _, _ = model(*batch, label_smoothing=0.0)
+        smoothed, _, _ = model(*batch, label_smoothing=0.1)
+    assert not torch.isclose(plain, smoothed)
