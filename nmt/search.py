@@ -1,0 +1,271 @@
+"""Greedy and beam search over a :class:`~nmt.model.Seq2Seq`, batched over (batch x beam).
+
+Both searches work on one flat row dimension: greedy has one row per active sentence, beam search
+``beam_size`` rows per active sentence (sentence-major: rows ``b*k .. b*k+k-1`` belong to sentence
+``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step; the
+encoder output only when whole sentences finish and leave the batch, so later steps run on fewer
+rows. The search never asks which cell, attention or decoder variant the model uses: ``step``
+hides that.
+
+Lengths and scores, shared by both searches:
+
+* A sentence of ``n`` source pieces gets at most ``floor(a*n + b)`` target pieces (at least 1,
+  at most ``max_output_len``), then EOS is forced.
+* A hypothesis' tokens exclude BOS and EOS; its score includes the log-probability of EOS.
+* Beam search ranks finished hypotheses by ``sum(log p) / lp`` with the GNMT length penalty
+  ``lp = ((5 + L) / 6) ** alpha``, where ``L`` counts the tokens and EOS; greedy reports the plain
+  sum of log-probabilities.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from nmt.model import Seq2Seq
+from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+MAX_OUTPUT_LEN = 256  # hard cap on target pieces, whatever max_len_a and max_len_b allow
+
+
+@dataclass
+class Hypothesis:
+    """One translation of one source sentence, in target ids."""
+
+    tokens: list[int]  # without BOS and EOS
+    score: float
+    attention: Tensor  # (len(tokens), src_len) on the CPU: the weights of each emitted token
+
+
+def max_output_lengths(
+    src_lengths: Tensor, max_len_a: float, max_len_b: int, max_output_len: int = MAX_OUTPUT_LEN
+) -> Tensor:
+    """Per-sentence limit on target pieces: floor(a * src_len + b), clamped to [1, max_output_len]."""
+    limits = torch.floor(src_lengths.double() * max_len_a + max_len_b).long()
+    return limits.clamp(1, max_output_len)  # (batch,)
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT length penalty ((5 + length) / 6) ** alpha (Wu et al., 2016); 1 when alpha is 0."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+@torch.inference_mode()
+def greedy_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    max_len_a: float,
+    max_len_b: int,
+    max_output_len: int = MAX_OUTPUT_LEN,
+) -> list[Hypothesis]:
+    """The argmax token at every step, for (batch, src_len) ids; one hypothesis per sentence."""
+    if src.size(0) == 0:
+        return []
+    with _eval_mode(model):
+        encoded, state = model.encode(src, src_lengths)
+        batch = src.size(0)
+        limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
+        limit = torch.tensor(limits, device=src.device)  # (active,)
+        sentence = torch.arange(batch, device=src.device)  # (active,) original index of each row
+        prev = src.new_full((batch,), BOS_ID)
+        scores = torch.zeros(batch, device=src.device)
+        history = src.new_zeros(batch, 0)  # (active, t) tokens so far
+        attention = encoded.memory.new_zeros(batch, 0, src.size(1))  # (active, t, src_len)
+        results: list[Hypothesis | None] = [None] * batch
+        lengths = src_lengths.tolist()
+        for t in range(max(limits) + 1):
+            log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
+            _block_specials(log_probs)
+            _force_eos(log_probs, t >= limit)
+            best, token = log_probs.max(dim=-1)  # (active,)
+            scores = scores + best
+            ended = token == EOS_ID
+            if bool(ended.any()):
+                rows = ended.nonzero().squeeze(1)
+                ids = sentence[rows]
+                for index, hypothesis in zip(
+                    ids.tolist(),
+                    _hypotheses(history, attention, rows, scores[rows], ids, t, lengths),
+                    strict=True,
+                ):
+                    results[index] = hypothesis
+                keep = (~ended).nonzero().squeeze(1)
+                if keep.numel() == 0:
+                    break
+                encoded, state = encoded.select(keep), state.select(keep)
+                token, weights, scores = token[keep], weights[keep], scores[keep]
+                history, attention = history[keep], attention[keep]
+                sentence, limit = sentence[keep], limit[keep]
+            history = torch.cat([history, token.unsqueeze(1)], dim=1)
+            attention = torch.cat([attention, weights.unsqueeze(1)], dim=1)
+            prev = token
+    return [hypothesis for hypothesis in results if hypothesis is not None]
+
+
+@torch.inference_mode()
+def beam_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    beam_size: int,
+    length_penalty: float,
+    max_len_a: float,
+    max_len_b: int,
+    n_best: int = 1,
+    max_output_len: int = MAX_OUTPUT_LEN,
+) -> list[list[Hypothesis]]:
+    """The ``n_best`` best hypotheses of each (batch, src_len) sentence, best first.
+
+    A sentence is finished once ``beam_size`` hypotheses have ended in EOS (the first ones that
+    ranked among the beam's top ``beam_size`` candidates of a step) or its length limit is reached.
+    An n-best list is shorter than ``n_best`` only when fewer hypotheses can exist (tiny limits).
+    """
+    if beam_size < 1:
+        raise ValueError(f"beam_size must be at least 1, got {beam_size}")
+    if not 1 <= n_best <= beam_size:
+        raise ValueError(f"n_best must be between 1 and beam_size ({beam_size}), got {n_best}")
+    if src.size(0) == 0:
+        return []
+    with _eval_mode(model):
+        return _beam_search(
+            model,
+            src,
+            src_lengths,
+            beam_size,
+            length_penalty,
+            max_len_a,
+            max_len_b,
+            n_best,
+            max_output_len,
+        )
+
+
+def _beam_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    k: int,
+    alpha: float,
+    max_len_a: float,
+    max_len_b: int,
+    n_best: int,
+    max_output_len: int,
+) -> list[list[Hypothesis]]:
+    device = src.device
+    batch = src.size(0)
+    limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
+    lengths = src_lengths.tolist()
+    encoded, state = model.encode(src, src_lengths)
+    rows = torch.arange(batch, device=device).repeat_interleave(k)  # (batch*k,)
+    encoded, state = encoded.select(rows), state.select(rows)
+
+    sentence = torch.arange(batch, device=device)  # (active,) original index of each sentence
+    limit = torch.tensor(limits, device=device)  # (active,)
+    # (active, k) cumulative log-probs; only beam 0 is live at first, so the first step's
+    # candidates are not k copies of the same tokens
+    scores = torch.full((batch, k), -math.inf, device=device)
+    scores[:, 0] = 0.0
+    prev = src.new_full((batch * k,), BOS_ID)
+    history = src.new_zeros(batch * k, 0)  # (active*k, t)
+    attention = encoded.memory.new_zeros(batch * k, 0, src.size(1))  # (active*k, t, src_len)
+    finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
+    n_finished = torch.zeros(batch, dtype=torch.long, device=device)  # (active,)
+    first_k = torch.arange(k, device=device)
+
+    for t in range(max(limits) + 1):
+        log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
+        _block_specials(log_probs)
+        _force_eos(log_probs, (t >= limit).repeat_interleave(k))
+        active, vocab = scores.size(0), log_probs.size(1)
+        candidates = (scores.view(-1, 1) + log_probs).view(active, k * vocab)
+        # 2k candidates: at most k of them end in EOS (one EOS per beam), so k others continue
+        top_scores, top_ids = candidates.topk(min(2 * k, k * vocab), dim=1)  # (active, 2k)
+        origin = top_ids // vocab  # (active, 2k) beam each candidate extends
+        token = top_ids % vocab
+        is_eos = token == EOS_ID
+
+        # Finished: EOS candidates among the top k that could still have been in the beam.
+        ends = is_eos[:, :k] & torch.isfinite(top_scores[:, :k])  # (active, k)
+        if bool(ends.any()):
+            where = ends.nonzero()  # (n_ended, 2): sentence row, candidate position
+            b, j = where[:, 0], where[:, 1]
+            ended_rows = b * k + origin[b, j]
+            ids = sentence[b]
+            normalised = top_scores[b, j] / length_penalty(t + 1, alpha)
+            for index, hypothesis in zip(
+                ids.tolist(),
+                _hypotheses(history, attention, ended_rows, normalised, ids, t, lengths),
+                strict=True,
+            ):
+                if len(finished[index]) < k:  # candidates come best first
+                    finished[index].append(hypothesis)
+            n_finished = n_finished + ends.sum(dim=1)
+
+        done = (n_finished >= k) | (t >= limit)  # (active,)
+        # The first k non-EOS candidates of each sentence, in score order.
+        order = is_eos.long() * (2 * k) + torch.arange(top_ids.size(1), device=device)
+        keep_candidates = order.topk(k, dim=1, largest=False).indices  # (active, k)
+        keep = (~done).nonzero().squeeze(1)  # (still_active,)
+        if keep.numel() == 0:
+            break
+        chosen = keep_candidates[keep]  # (still_active, k)
+        new_rows = (keep * k).unsqueeze(1) + origin[keep].gather(1, chosen)  # (still_active, k)
+        new_rows = new_rows.view(-1)
+        state = state.select(new_rows)
+        if keep.numel() < active:
+            # beams of one sentence share its encoder rows, so only leaving sentences matter
+            encoded = encoded.select(((keep * k).unsqueeze(1) + first_k).view(-1))
+            sentence, limit, n_finished = sentence[keep], limit[keep], n_finished[keep]
+        scores = top_scores[keep].gather(1, chosen)  # (still_active, k)
+        prev = token[keep].gather(1, chosen).view(-1)
+        history = torch.cat([history[new_rows], prev.unsqueeze(1)], dim=1)
+        attention = torch.cat([attention[new_rows], weights[new_rows].unsqueeze(1)], dim=1)
+
+    return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _block_specials(log_probs: Tensor) -> None:
+    """PAD and BOS are never generated."""
+    log_probs[:, PAD_ID] = -math.inf
+    log_probs[:, BOS_ID] = -math.inf
+
+
+def _force_eos(log_probs: Tensor, at_limit: Tensor) -> None:
+    """Rows at their length limit (bool (rows,)) may only emit EOS; EOS keeps its log-prob."""
+    if bool(at_limit.any()):
+        eos = log_probs[:, EOS_ID].clone()
+        log_probs.masked_fill_(at_limit.unsqueeze(1), -math.inf)
+        log_probs[:, EOS_ID] = eos
+
+
+def _hypotheses(
+    history: Tensor,
+    attention: Tensor,
+    rows: Tensor,
+    scores: Tensor,
+    sentences: Tensor,
+    length: int,
+    src_lengths: list[int],
+) -> Iterator[Hypothesis]:
+    """Hypotheses for ``rows`` that emitted EOS after ``length`` tokens; one transfer to the CPU."""
+    tokens = history[rows].tolist()  # (n, length)
+    weights = attention[rows].cpu()  # (n, length, src_len)
+    for i, (score, index) in enumerate(zip(scores.tolist(), sentences.tolist(), strict=True)):
+        yield Hypothesis(tokens[i], score, weights[i, :, : src_lengths[index]])
+
+
+@contextlib.contextmanager
+def _eval_mode(model: Seq2Seq) -> Iterator[None]:
+    """No dropout while searching; a model that was training (validation) goes back to training."""
+    training = model.training
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(training)

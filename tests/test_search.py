@@ -1,0 +1,264 @@
+"""nmt.search on tiny random models with raw ids: beam search agrees with greedy and with
+exhaustive search, batching changes nothing, and finished sentences leave the batch."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from nmt.config import config_from_dict
+from nmt.model import Seq2Seq, build_model
+from nmt.search import beam_search, greedy_search, length_penalty, max_output_lengths
+from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
+
+SRC_VOCAB, TGT_VOCAB = 20, 12
+VARIANTS = [
+    (cell, attention, fused)
+    for cell, attention in itertools.product(("gru", "lstm", "rnn"), ("bahdanau", "dot", "general"))
+    for fused in (False, True)
+]
+
+
+def tiny_model(
+    cell: str = "gru",
+    attention: str = "bahdanau",
+    fused: bool = False,
+    tgt_vocab: int = TGT_VOCAB,
+    seed: int = 0,
+    dtype: torch.dtype = torch.float32,
+) -> Seq2Seq:
+    """A "tiny" preset model with weights wide enough that its distributions are far from uniform.
+
+    Such weights also make the recurrence chaotic: float32 rounding differences between a batch
+    and a single sentence grow to 1e-3 over a dozen steps, so tests comparing scores computed in
+    different ways use float64.
+    """
+    torch.manual_seed(seed)
+    config = config_from_dict(
+        {"model": {"preset": "tiny", "cell": cell, "attention": attention, "fused_decoder": fused}}
+    ).model
+    model = build_model(config, SRC_VOCAB, tgt_vocab)
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    return model.to(dtype).eval()
+
+
+def source_batch(lengths: list[int], seed: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """(batch, max_len) random real ids, PAD after each sentence."""
+    generator = torch.Generator().manual_seed(seed)
+    src = torch.randint(4, SRC_VOCAB, (len(lengths), max(lengths)), generator=generator)
+    for row, length in enumerate(lengths):
+        src[row, length:] = PAD_ID
+    return src, torch.tensor(lengths)
+
+
+def exhaustive_best(model: Seq2Seq, src: torch.Tensor, max_len: int) -> tuple[list[int], float]:
+    """The highest-scoring output of up to ``max_len`` tokens + EOS, found by trying them all."""
+    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
+    content = [
+        i for i in range(model.output_layer.out_features) if i not in (PAD_ID, BOS_ID, EOS_ID)
+    ]
+    prefixes, prefix_scores = [[]], torch.zeros(1)
+    best: tuple[list[int], float] = ([], -math.inf)
+    with torch.inference_mode():
+        for depth in range(max_len + 1):
+            rows = torch.zeros(len(prefixes), dtype=torch.long)
+            prev = torch.tensor([p[-1] if p else BOS_ID for p in prefixes])
+            log_probs, _, state = model.step(prev, encoded.select(rows), state)
+            complete = prefix_scores + log_probs[:, EOS_ID]
+            top = int(complete.argmax())
+            if float(complete[top]) > best[1]:
+                best = (prefixes[top], float(complete[top]))
+            if depth == max_len:
+                break
+            # every prefix extended by every content token, prefix-major
+            prefixes = [p + [token] for p in prefixes for token in content]
+            prefix_scores = (prefix_scores.unsqueeze(1) + log_probs[:, content]).view(-1)
+            state = state.select(torch.arange(len(rows)).repeat_interleave(len(content)))
+    return best
+
+
+def sequence_score(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> float:
+    """Sum of log-probabilities of ``tokens`` + EOS under teacher forcing."""
+    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
+    total = 0.0
+    with torch.inference_mode():
+        for prev, nxt in zip([BOS_ID, *tokens], [*tokens, EOS_ID], strict=True):
+            log_probs, _, state = model.step(torch.tensor([prev]), encoded, state)
+            total += float(log_probs[0, nxt])
+    return total
+
+
+@pytest.mark.parametrize("cell,attention,fused", VARIANTS)
+def test_beam_size_one_equals_greedy(cell: str, attention: str, fused: bool) -> None:
+    model = tiny_model(cell, attention, fused)
+    src, lengths = source_batch([5, 3, 7, 1, 4, 6])
+    greedy = greedy_search(model, src, lengths, max_len_a=1.5, max_len_b=3)
+    beam = beam_search(model, src, lengths, 1, 0.0, max_len_a=1.5, max_len_b=3)
+    assert len(greedy) == len(beam) == 6
+    for g, (b,) in zip(greedy, beam, strict=True):
+        assert g.tokens == b.tokens
+        assert g.score == b.score
+        assert torch.equal(g.attention, b.attention)
+
+
+@pytest.mark.parametrize(
+    "cell,attention,fused,seed",
+    [("gru", "bahdanau", False, 1), ("lstm", "general", True, 2), ("rnn", "dot", False, 6)],
+)
+def test_wide_beam_finds_exhaustive_best(cell: str, attention: str, fused: bool, seed: int) -> None:
+    """With no length penalty, a beam that can hold every prefix up to the limit is exact.
+
+    A beam as wide as the vocabulary is not enough beyond one token: with V tokens there are
+    (V-3)^L prefixes of length L to keep. So the vocabulary is 6 (3 content tokens incl. UNK), the
+    limit 3 tokens, and the beam (V-2)^3 = 64 wide.
+    """
+    vocab, max_len = 6, 3
+    model = tiny_model(cell, attention, fused, tgt_vocab=vocab, seed=seed, dtype=torch.float64)
+    src, lengths = source_batch([4], seed=seed)
+    ((best, *_),) = beam_search(
+        model, src, lengths, (vocab - 2) ** max_len, 0.0, max_len_a=0.0, max_len_b=max_len
+    )
+    tokens, score = exhaustive_best(model, src, max_len)
+    (greedy,) = greedy_search(model, src, lengths, 0.0, max_len)
+    assert greedy.tokens != tokens  # the seeds are cases that greedy search gets wrong
+    assert best.score == pytest.approx(score, abs=1e-9)
+    assert sequence_score(model, src, best.tokens) == pytest.approx(score, abs=1e-9)
+    assert best.tokens == tokens
+
+
+def test_beam_as_wide_as_vocabulary_is_exact_for_one_token() -> None:
+    vocab = 12
+    model = tiny_model(tgt_vocab=vocab, seed=3, dtype=torch.float64)
+    src, lengths = source_batch([5], seed=3)
+    ((best, *_),) = beam_search(model, src, lengths, vocab, 0.0, max_len_a=0.0, max_len_b=1)
+    tokens, score = exhaustive_best(model, src, 1)
+    assert best.tokens == tokens
+    assert best.score == pytest.approx(score, abs=1e-9)
+
+
+def test_batched_search_equals_one_sentence_at_a_time() -> None:
+    model = tiny_model("lstm", "bahdanau", dtype=torch.float64)
+    lengths = [6, 2, 5, 1, 4]
+    src, src_lengths = source_batch(lengths)
+    batched = beam_search(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
+    for row, length in enumerate(lengths):
+        alone = beam_search(
+            model, src[row : row + 1, :length], src_lengths[row : row + 1], 4, 1.0, 1.5, 3, n_best=3
+        )[0]
+        assert [h.tokens for h in batched[row]] == [h.tokens for h in alone]
+        for b, a in zip(batched[row], alone, strict=True):
+            assert b.score == pytest.approx(a.score, abs=1e-9)
+            assert torch.allclose(b.attention, a.attention, atol=1e-9)
+    greedy_batched = greedy_search(model, src, src_lengths, 1.5, 3)
+    for row, length in enumerate(lengths):
+        (alone,) = greedy_search(
+            model, src[row : row + 1, :length], src_lengths[row : row + 1], 1.5, 3
+        )
+        assert greedy_batched[row].tokens == alone.tokens
+
+
+@pytest.mark.parametrize("cell,attention,fused", VARIANTS[::3])
+def test_n_best_lists_are_sorted_and_distinct(cell: str, attention: str, fused: bool) -> None:
+    model = tiny_model(cell, attention, fused)
+    src, lengths = source_batch([5, 3, 7, 2])
+    for n_best in beam_search(model, src, lengths, 6, 1.0, 1.5, 3, n_best=6):
+        assert len(n_best) == 6
+        scores = [h.score for h in n_best]
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(h.tokens) for h in n_best}) == 6
+
+
+def test_scores_are_length_normalised_log_probabilities() -> None:
+    model = tiny_model("gru", "general", dtype=torch.float64)
+    lengths = [4, 6]
+    src, src_lengths = source_batch(lengths)
+    for alpha in (0.0, 1.0):
+        results = beam_search(model, src, src_lengths, 3, alpha, 1.5, 3, n_best=3)
+        for row, n_best in enumerate(results):
+            one = src[row : row + 1, : lengths[row]]
+            for h in n_best:
+                expected = sequence_score(model, one, h.tokens) / length_penalty(
+                    len(h.tokens) + 1, alpha
+                )
+                assert h.score == pytest.approx(expected, abs=1e-9)
+
+
+def test_output_stops_at_the_length_limit() -> None:
+    model = tiny_model("rnn", "dot")
+    lengths = [1, 4, 9]
+    src, src_lengths = source_batch(lengths)
+    limits = max_output_lengths(src_lengths, 0.5, 1).tolist()
+    assert limits == [1, 3, 5]
+    for hyps in (
+        beam_search(model, src, src_lengths, 3, 1.0, 0.5, 1, n_best=3),
+        [[h] for h in greedy_search(model, src, src_lengths, 0.5, 1)],
+    ):
+        for n_best, limit in zip(hyps, limits, strict=True):
+            assert all(len(h.tokens) <= limit for h in n_best)
+    (hard,) = greedy_search(model, src[2:], src_lengths[2:], 10.0, 100, max_output_len=2)
+    assert len(hard.tokens) <= 2
+
+
+def test_attention_covers_own_source_and_rows_sum_to_one() -> None:
+    model = tiny_model("gru", "bahdanau", fused=True)
+    lengths = [3, 7]
+    src, src_lengths = source_batch(lengths)
+    for n_best, length in zip(
+        beam_search(model, src, src_lengths, 3, 1.0, 1.5, 3), lengths, strict=True
+    ):
+        (h,) = n_best
+        assert h.attention.shape == (len(h.tokens), length)
+        assert h.attention.device.type == "cpu"
+        assert torch.allclose(h.attention.sum(-1), torch.ones(len(h.tokens)), atol=1e-5)
+
+
+def test_finished_sentences_leave_the_batch() -> None:
+    """A one-piece source (limit 1) finishes after two steps; the others go on with fewer rows."""
+    model = tiny_model("gru", "dot")
+    rows_per_step: list[int] = []
+    step = model.step
+
+    def counting_step(prev, encoded, state):  # type: ignore[no-untyped-def]
+        rows_per_step.append(prev.size(0))
+        assert encoded.memory.size(0) == prev.size(0)
+        return step(prev, encoded, state)
+
+    model.step = counting_step  # type: ignore[method-assign]
+    src, lengths = source_batch([1, 8, 8])
+    beam_search(model, src, lengths, 4, 1.0, 1.0, 0)
+    assert rows_per_step[:2] == [12, 12]
+    assert rows_per_step[2] <= 8
+    assert rows_per_step == sorted(rows_per_step, reverse=True)
+    rows_per_step.clear()
+    greedy_search(model, src, lengths, 1.0, 0)
+    assert rows_per_step[:2] == [3, 3]
+    assert rows_per_step[2] <= 2
+
+
+def test_search_never_emits_pad_or_bos_and_restores_training_mode() -> None:
+    model = tiny_model("lstm", "dot").train()
+    src, lengths = source_batch([5, 5, 3])
+    results = beam_search(model, src, lengths, 5, 1.0, 2.0, 5, n_best=5)
+    assert model.training
+    tokens = {t for n_best in results for h in n_best for t in h.tokens}
+    assert not tokens & {PAD_ID, BOS_ID, EOS_ID}
+
+
+def test_invalid_beam_arguments_are_rejected() -> None:
+    model = tiny_model()
+    src, lengths = source_batch([3])
+    with pytest.raises(ValueError, match="beam_size"):
+        beam_search(model, src, lengths, 0, 1.0, 1.5, 3)
+    with pytest.raises(ValueError, match="n_best"):
+        beam_search(model, src, lengths, 2, 1.0, 1.5, 3, n_best=3)
+
+
+def test_empty_batch_returns_no_hypotheses() -> None:
+    model = tiny_model()
+    src, lengths = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    assert greedy_search(model, src, lengths, 1.5, 3) == []
+    assert beam_search(model, src, lengths, 3, 1.0, 1.5, 3) == []
