@@ -7,6 +7,7 @@ import torch
 
 from nmt.config import MODEL_PRESETS, ModelConfig
 from nmt.model import build_model
+from nmt.model.loss import smoothed_cross_entropy
 
 BOS, EOS, PAD = 2, 3, 0
 VOCAB = 16
@@ -140,3 +141,19 @@ def test_label_smoothing_raises_the_loss_of_a_confident_model() -> None:
         plain, _, _ = model(*batch, label_smoothing=0.0)
         smoothed, _, _ = model(*batch, label_smoothing=0.1)
     assert not torch.isclose(plain, smoothed)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_fused_cross_entropy_equals_torch(smoothing: float) -> None:
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(40, 25, dtype=torch.float64, generator=generator, requires_grad=True)
+    gold = torch.randint(0, 25, (40,), generator=generator)
+    expected = torch.nn.functional.cross_entropy(
+        logits, gold, label_smoothing=smoothing, reduction="sum"
+    )
+    (expected_grad,) = torch.autograd.grad(expected * 1.5, logits)
+    loss, correct = smoothed_cross_entropy(logits, gold, smoothing)
+    (grad,) = torch.autograd.grad(loss * 1.5, logits)
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(grad, expected_grad)
+    assert int(correct) == int((logits.argmax(-1) == gold).sum())

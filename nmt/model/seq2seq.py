@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from nmt.config import ModelConfig
 from nmt.model.cells import RecurrentState
 from nmt.model.decoder import DecoderState, EncoderOutput, RecurrentDecoder
 from nmt.model.encoder import RecurrentEncoder
+from nmt.model.loss import smoothed_cross_entropy
 
 PAD_ID = 0  # the tokenizer's fixed padding id
 
@@ -120,9 +120,8 @@ class Seq2Seq(nn.Module):
         real = tgt_out != PAD_ID  # (batch, tgt_len)
         logits = self.output_layer(vectors[real])  # (n_tokens, vocab)
         gold = tgt_out[real]
-        loss = F.cross_entropy(logits, gold, label_smoothing=label_smoothing, reduction="sum")
-        correct = int((logits.detach().argmax(-1) == gold).sum())
-        return loss, int(gold.numel()), correct
+        loss, correct = smoothed_cross_entropy(logits, gold, label_smoothing)
+        return loss, int(gold.numel()), int(correct)
 
     def step(
         self, prev_tokens: Tensor, encoded: EncoderOutput, state: DecoderState
