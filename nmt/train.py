@@ -116,6 +116,9 @@ class Trainer:
         return Tokenizer.load(self.model_dir)
 
     def _prepare_data(self) -> None:
+        # rank 0 tokenizes and fills the Arrow cache first; the other ranks then read the cache
+        if not self.process.is_main:
+            barrier(self.process)
         train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
         self._log({"event": "data", "split": "train", "report": str(report)})
         columns = train_set.with_format(None).select_columns(["src_ids", "tgt_ids"])[:]
@@ -148,6 +151,8 @@ class Trainer:
                 collate([{"src_ids": rows["src_ids"][i], "tgt_ids": rows["tgt_ids"][i]} for i in b])
                 for b in dev_sampler
             ]
+        if self.process.is_main:
+            barrier(self.process)
 
     def _resume(self) -> None:
         found = load_latest_checkpoint(self.checkpoint_dir, map_location=self.device)
@@ -213,9 +218,13 @@ class Trainer:
         return metrics
 
     def _updates(self) -> Iterator[list[Batch]]:
-        """Groups of ``update_freq`` batches, one group per optimizer step, across epochs."""
-        group: list[Batch] = []
+        """Groups of ``update_freq`` batches, one group per optimizer step.
+
+        An epoch's last incomplete group is dropped, as the sampler drops batches that do not
+        divide among ranks, so one process with update_freq N and N processes see the same groups.
+        """
         while self.cfg.max_epochs == 0 or self.sampler.epoch < self.cfg.max_epochs:
+            group: list[Batch] = []
             for indices in self.sampler:
                 group.append(
                     collate(
