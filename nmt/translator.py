@@ -1,0 +1,311 @@
+"""The importable decoder: text in, text out.
+
+    from nmt import Translator
+    translator = Translator.from_pretrained("exp/model")
+    translator.translate(["Hello world."])  # -> ["Hola mundo."]
+
+Lines are stripped of surrounding whitespace, tokenized, sorted by length into batches (so a batch
+holds sentences of similar length and little padding) and put back in input order. An empty or
+whitespace-only line translates to "" without touching the model.
+
+A line longer than the model's limit (``data.max_len`` source pieces, the longest sentence seen in
+training) is translated in full, not truncated: its pieces are split into chunks of at most that
+many, each cut after the last sentence-ending punctuation that fits, else after the last clause
+punctuation (, ; :), else before the last word start, else at the limit. The chunks are translated
+like separate sentences and their translations joined with a space; their scores add up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from nmt.checkpoint import load_checkpoint
+from nmt.config import Config, DecodingConfig, load_config
+from nmt.errors import NMTError
+from nmt.model import Seq2Seq, build_model
+from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty
+from nmt.tokenizer import PAD_ID, Tokenizer
+
+CONFIG_FILE = "config.yaml"
+WEIGHTS_FILE = "model.pt"
+
+_SENTENCE_END = tuple(".!?…。！？")
+_CLAUSE_END = tuple(",;:，；：")
+_WORD_START = "\u2581"  # SentencePiece's word-boundary marker
+
+
+@dataclass
+class Translation:
+    """One hypothesis for one input line."""
+
+    text: str
+    score: float  # sum of log-probabilities / GNMT length penalty (summed over chunks)
+    tokens: list[int]  # target ids, without BOS and EOS
+    src_pieces: list[str]  # the source as the model saw it
+    attention: Tensor = field(repr=False)  # (len(tokens), len(src_pieces)), on the CPU
+
+    @property
+    def alignment(self) -> list[tuple[int, int]]:
+        """(source piece, target token) pairs: each target token with its most attended piece."""
+        if self.attention.numel() == 0:
+            return []
+        return [(source, target) for target, source in enumerate(self.attention.argmax(1).tolist())]
+
+
+class Translator:
+    """A model, its tokenizer and decoding defaults; ``translate`` does the rest.
+
+    ``config.decoding`` supplies every search setting a call leaves as None. The model is used as
+    it is (the trainer passes its training model for validation); search runs it in eval mode and
+    restores its mode afterwards.
+    """
+
+    def __init__(
+        self,
+        model: Seq2Seq,
+        tokenizer: Tokenizer,
+        config: Config,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.device = torch.device(device)
+        self.model = model.to(self.device)
+        self.tokenizer = tokenizer
+        self.config = config
+        self.max_src_len = config.data.max_len
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        model_dir: str | Path,
+        checkpoint: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        threads: int | None = None,
+    ) -> Translator:
+        """Load ``model_dir``: ``config.yaml``, the SentencePiece model(s) and ``model.pt``.
+
+        ``checkpoint`` (e.g. ``model_dir/checkpoints/step_00010000.pt``) replaces ``model.pt``.
+        ``threads`` sets ``torch.set_num_threads`` for the whole process.
+        """
+        model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise NMTError(
+                f"{model_dir}: model directory not found (it holds {CONFIG_FILE}, {WEIGHTS_FILE} "
+                "and the SentencePiece model that `nmt train` wrote)"
+            )
+        if threads is not None:
+            if threads < 1:
+                raise NMTError(f"threads must be at least 1, got {threads}")
+            torch.set_num_threads(threads)
+        config = load_config(model_dir / CONFIG_FILE)
+        tokenizer = Tokenizer.load(model_dir)
+        path = Path(checkpoint) if checkpoint is not None else model_dir / WEIGHTS_FILE
+        model = _load_model(path, config, tokenizer)
+        return cls(model.eval(), tokenizer, config, device)
+
+    def translate(
+        self,
+        lines: Sequence[str],
+        beam_size: int | None = None,
+        batch_size: int | None = None,
+        max_len_a: float | None = None,
+        max_len_b: int | None = None,
+        length_penalty: float | None = None,
+    ) -> list[str]:
+        """The best translation of each line, in input order; None means the config's default."""
+        results = self.translate_hypotheses(
+            lines, beam_size, batch_size, max_len_a, max_len_b, length_penalty, n_best=1
+        )
+        return [n_best[0].text for n_best in results]
+
+    def translate_hypotheses(
+        self,
+        lines: Sequence[str],
+        beam_size: int | None = None,
+        batch_size: int | None = None,
+        max_len_a: float | None = None,
+        max_len_b: int | None = None,
+        length_penalty: float | None = None,
+        n_best: int | None = None,
+        progress: Callable[[int], object] | None = None,
+    ) -> list[list[Translation]]:
+        """The ``n_best`` best translations of each line, best first, in input order.
+
+        An empty line gets one empty translation with score 0. ``progress`` is called after each
+        batch with the number of lines it completed (e.g. ``tqdm.update``).
+        """
+        settings = self._settings(
+            beam_size, batch_size, max_len_a, max_len_b, length_penalty, n_best
+        )
+        texts = [line.strip() for line in lines]
+        real = [i for i, text in enumerate(texts) if text]
+        results: list[list[Translation]] = [
+            [Translation("", 0.0, [], [], torch.zeros(0, 0))] for _ in texts
+        ]
+        if progress is not None and len(real) < len(texts):
+            progress(len(texts) - len(real))
+        if not real:
+            return results
+
+        ids = self.tokenizer.encode_src([texts[i] for i in real])
+        pieces = self.tokenizer.src_pieces([texts[i] for i in real])
+        segments: list[list[int]] = []  # source ids of each chunk of each real line
+        owner: list[int] = []  # position in ``real`` of each segment's line
+        for position, (line_ids, line_pieces) in enumerate(zip(ids, pieces, strict=True)):
+            for start, end in split_points(line_pieces, self.max_src_len):
+                segments.append(line_ids[start:end])
+                owner.append(position)
+        remaining = [0] * len(real)  # segments left per line, for progress
+        for position in owner:
+            remaining[position] += 1
+
+        found: list[list[Hypothesis]] = [[] for _ in segments]
+        order = sorted(range(len(segments)), key=lambda s: -len(segments[s]))
+        for first in range(0, len(order), settings.batch_size):
+            batch = order[first : first + settings.batch_size]
+            for segment, hypotheses in zip(
+                batch, self._search(segments, batch, settings), strict=True
+            ):
+                found[segment] = hypotheses
+            if progress is not None:
+                done = 0
+                for segment in batch:
+                    remaining[owner[segment]] -= 1
+                    done += remaining[owner[segment]] == 0
+                progress(done)
+
+        by_line: list[list[list[Hypothesis]]] = [[] for _ in real]
+        for segment, position in enumerate(owner):
+            by_line[position].append(found[segment])
+        for position, line in enumerate(real):
+            results[line] = self._translations(by_line[position], pieces[position], settings)
+        return results
+
+    def _settings(
+        self,
+        beam_size: int | None,
+        batch_size: int | None,
+        max_len_a: float | None,
+        max_len_b: int | None,
+        alpha: float | None,
+        n_best: int | None,
+    ) -> DecodingConfig:
+        """The config's decoding defaults with this call's values, checked."""
+        defaults = self.config.decoding
+        settings = DecodingConfig(
+            beam_size=defaults.beam_size if beam_size is None else beam_size,
+            length_penalty=defaults.length_penalty if alpha is None else alpha,
+            max_len_a=defaults.max_len_a if max_len_a is None else max_len_a,
+            max_len_b=defaults.max_len_b if max_len_b is None else max_len_b,
+            batch_size=defaults.batch_size if batch_size is None else batch_size,
+            n_best=defaults.n_best if n_best is None else n_best,
+        )
+        if settings.beam_size < 1 or settings.batch_size < 1:
+            raise NMTError(
+                f"beam size ({settings.beam_size}) and batch size ({settings.batch_size}) must be "
+                "at least 1"
+            )
+        if not 1 <= settings.n_best <= settings.beam_size:
+            raise NMTError(
+                f"n-best {settings.n_best} needs a beam of at least {settings.n_best} "
+                f"(beam size is {settings.beam_size})"
+            )
+        return settings
+
+    def _search(
+        self, segments: list[list[int]], batch: list[int], settings: DecodingConfig
+    ) -> list[list[Hypothesis]]:
+        """Pad ``segments[batch]`` into (batch, longest) ids and run the configured search."""
+        lengths = torch.tensor([len(segments[s]) for s in batch])
+        src = torch.full((len(batch), int(lengths.max())), PAD_ID, dtype=torch.long)
+        for row, segment in enumerate(batch):
+            src[row, : lengths[row]] = torch.tensor(segments[segment])
+        src, lengths = src.to(self.device), lengths.to(self.device)
+        if settings.beam_size == 1:
+            # Greedy is beam search of width 1 without the candidate bookkeeping; its plain
+            # log-probability is normalised here so that scores mean the same either way.
+            hypotheses = greedy_search(
+                self.model, src, lengths, settings.max_len_a, settings.max_len_b
+            )
+            for h in hypotheses:
+                h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
+            return [[h] for h in hypotheses]
+        return beam_search(
+            self.model,
+            src,
+            lengths,
+            settings.beam_size,
+            settings.length_penalty,
+            settings.max_len_a,
+            settings.max_len_b,
+            settings.n_best,
+        )
+
+    def _translations(
+        self, chunks: list[list[Hypothesis]], pieces: list[str], settings: DecodingConfig
+    ) -> list[Translation]:
+        """Join the n-best lists of a line's chunks: the i-th translation joins every chunk's i-th."""
+        count = min(len(hypotheses) for hypotheses in chunks)
+        translations = []
+        for rank in range(count):
+            parts = [hypotheses[rank] for hypotheses in chunks]
+            texts = self.tokenizer.decode_tgt([h.tokens for h in parts])
+            translations.append(
+                Translation(
+                    text=" ".join(texts),
+                    score=sum(h.score for h in parts),
+                    tokens=[token for h in parts for token in h.tokens],
+                    src_pieces=pieces,
+                    attention=torch.block_diag(*(h.attention for h in parts)),
+                )
+            )
+        return sorted(translations, key=lambda t: -t.score)[: settings.n_best]
+
+
+def split_points(pieces: list[str], limit: int) -> list[tuple[int, int]]:
+    """(start, end) spans of at most ``limit`` pieces covering ``pieces``; see the module doc."""
+    spans = []
+    start = 0
+    while len(pieces) - start > limit:
+        end = _cut(pieces, start, start + limit)
+        spans.append((start, end))
+        start = end
+    spans.append((start, len(pieces)))
+    return spans
+
+
+def _cut(pieces: list[str], start: int, stop: int) -> int:
+    """Where to end a chunk that starts at ``start`` and may not reach past ``stop``."""
+    for ends in (_SENTENCE_END, _CLAUSE_END):
+        for end in range(stop, start, -1):
+            if pieces[end - 1].endswith(ends):
+                return end
+    for end in range(stop, start, -1):
+        if pieces[end].startswith(_WORD_START):
+            return end
+    return stop
+
+
+def _load_model(path: Path, config: Config, tokenizer: Tokenizer) -> Seq2Seq:
+    """Build the configured model and load the weights saved at ``path`` into it."""
+    state = load_checkpoint(path)
+    sizes = (state.get("src_vocab_size"), state.get("tgt_vocab_size"))
+    expected = (tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+    if sizes != expected:
+        raise NMTError(
+            f"{path}: the weights are for vocabularies of {sizes[0]} (source) and {sizes[1]} "
+            f"(target) pieces, but the SentencePiece model next to it has {expected[0]} and "
+            f"{expected[1]}; the checkpoint and the model directory do not belong together"
+        )
+    model = build_model(config.model, *expected)
+    try:
+        model.load_state_dict(state["model"])
+    except RuntimeError as error:
+        raise NMTError(
+            f"{path}: the weights do not fit the model described by its config.yaml: {error}"
+        ) from None
+    return model
