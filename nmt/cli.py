@@ -358,3 +358,159 @@ _COMMANDS.append(
     ("train", "train a model from a YAML config (also under torchrun for several processes)",
      _add_train, _run_train)
 )
+
+
+# ---- translate: nmt.translator, nmt.linestream ---------------------------------------------------
+
+_TRANSLATE_EPILOG = """\
+input and output:
+  UTF-8 text, one sentence a line; output line N is the translation of input line N, and an
+  empty or whitespace-only line gives an empty line. CRLF line endings and a leading byte-order
+  mark are accepted; the output has LF endings and no BOM. From a pipe, lines are translated as
+  they arrive (at most 2000 at a time) and each chunk of output is flushed at once.
+
+long lines:
+  a line longer than the model's limit (data.max_len source pieces in its config.yaml) is
+  translated in full, never truncated: it is split into chunks after sentence punctuation (else
+  after , ; : or between words), and the chunks' translations are joined with a space.
+
+--n-best N:
+  N lines per input line, best first, Moses style: "i ||| translation ||| score", i counting input
+  lines from 0, score = log-probability / GNMT length penalty. There are fewer than N when fewer
+  hypotheses exist (an empty line has one, with score 0).
+
+--alignments:
+  append " ||| " and Pharaoh pairs "s-t" to each line: for each target piece t, the source piece s
+  it attended to most (SentencePiece pieces of the stripped line, both counted from 0).
+"""
+
+
+def _add_translate(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = _TRANSLATE_EPILOG
+    parser.add_argument(
+        "-m",
+        "--model",
+        required=True,
+        metavar="MODEL_DIR",
+        help="model directory written by `nmt train` (config.yaml, spm*.model, model.pt)",
+    )
+    parser.add_argument(
+        "--checkpoint",
+        metavar="FILE",
+        help="weights to use instead of MODEL_DIR/model.pt, e.g. MODEL_DIR/checkpoints/step_N.pt",
+    )
+    parser.add_argument(
+        "-i", "--input", default="-", metavar="FILE", help="text to translate (default: - = stdin)"
+    )
+    parser.add_argument(
+        "-o", "--output", default="-", metavar="FILE", help="translations (default: - = stdout)"
+    )
+    search = parser.add_argument_group("search (defaults: the decoding section of config.yaml)")
+    search.add_argument("--beam-size", type=int, metavar="K", help="beam width; 1 = greedy")
+    search.add_argument("--batch-size", type=int, metavar="N", help="sentences per batch")
+    search.add_argument(
+        "--max-len-a", type=float, metavar="A", help="output limit: A * source pieces + B"
+    )
+    search.add_argument("--max-len-b", type=int, metavar="B", help="see --max-len-a")
+    search.add_argument(
+        "--length-penalty", type=float, metavar="ALPHA", help="GNMT length penalty; 0 disables"
+    )
+    output = parser.add_argument_group("output format (see below)")
+    output.add_argument(
+        "--n-best", type=int, metavar="N", help="write the N best translations of each line"
+    )
+    output.add_argument(
+        "--alignments", action="store_true", help="append source-target piece alignments"
+    )
+    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--on-invalid-utf8",
+        choices=("error", "replace"),
+        default="error",
+        help="invalid UTF-8 input stops with an error naming the line (default), or is "
+        "replaced by U+FFFD",
+    )
+
+
+def _run_translate(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from nmt.linestream import count_lines, read_line_chunks
+    from nmt.translator import Translator
+
+    from_file, to_file = args.input != "-", args.output != "-"
+    if from_file and not Path(args.input).is_file():
+        raise NMTError(f"{args.input}: input file not found")
+    if from_file and to_file and Path(args.input).resolve() == Path(args.output).resolve():
+        raise NMTError(f"{args.output}: the output file would overwrite the input")
+    translator = Translator.from_pretrained(args.model, args.checkpoint, args.device, args.threads)
+    options = dict(
+        beam_size=args.beam_size,
+        batch_size=args.batch_size,
+        max_len_a=args.max_len_a,
+        max_len_b=args.max_len_b,
+        length_penalty=args.length_penalty,
+        n_best=args.n_best or 1,
+    )
+    try:
+        sink = open(args.output, "wb") if to_file else sys.stdout.buffer
+    except OSError as error:
+        raise NMTError(f"{args.output}: cannot write: {error.strerror}") from None
+    source = open(args.input, "rb") if from_file else sys.stdin.buffer
+    # the bar goes to stderr, and only for a file (a count is known) on a terminal
+    bar = tqdm(
+        total=count_lines(args.input) if from_file else None,
+        unit=" lines",
+        file=sys.stderr,
+        disable=None if from_file else True,
+    )
+    name = args.input if from_file else "<stdin>"
+    index = 0
+    try:
+        for lines in read_line_chunks(source, name, args.on_invalid_utf8):
+            results = translator.translate_hypotheses(lines, progress=bar.update, **options)
+            sink.write(
+                _format_translations(results, index, args.n_best is not None, args.alignments)
+            )
+            sink.flush()
+            index += len(lines)
+    except BrokenPipeError:
+        # the reader left (`| head`): stop quietly, and keep Python from flushing into the pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    finally:
+        bar.close()
+        if from_file:
+            source.close()
+        if to_file:
+            sink.close()
+    return 0
+
+
+def _format_translations(results: list, first_index: int, n_best: bool, alignments: bool) -> bytes:
+    """Output lines for ``results`` (n-best lists of Translation), UTF-8 with LF endings."""
+    out = []
+    for offset, translations in enumerate(results):
+        for translation in translations if n_best else translations[:1]:
+            # byte-fallback pieces can decode to line breaks, which would shift every later line
+            fields = [translation.text.replace("\r", " ").replace("\n", " ")]
+            if n_best:
+                fields = [str(first_index + offset), *fields, f"{translation.score:.4f}"]
+            if alignments:
+                fields.append(" ".join(f"{s}-{t}" for s, t in translation.alignment))
+            out.append(" ||| ".join(fields) + "\n")
+    return "".join(out).encode("utf-8")
+
+
+_COMMANDS.append(
+    (
+        "translate",
+        "Translate text with a trained model: a file or a pipe, one sentence a line.",
+        _add_translate,
+        _run_translate,
+    )
+)

@@ -1,0 +1,261 @@
+"""nmt.translator and `nmt translate` on the tiny model directory of conftest.py: order, batching,
+empty and overlong lines, n-best and alignments, files and pipes, a fresh interpreter."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from nmt.checkpoint import load_checkpoint, save_checkpoint
+from nmt.cli import main
+from nmt.errors import NMTError
+from nmt.search import beam_search
+from nmt.translator import Translator, split_points
+
+DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
+PIPE_TIMEOUT = 120  # seconds for a subprocess to import torch and answer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """A tiny model is slower on two threads than on one when other work shares the cores."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def translator(tiny_model_dir: Path) -> Translator:
+    return Translator.from_pretrained(tiny_model_dir)
+
+
+@pytest.fixture(scope="module")
+def sentences(tiny_model_dir: Path) -> list[str]:
+    """Short English lines the fixture model was not trained on."""
+    return (DATA_DIR / "tatoeba" / "dev.en").read_text(encoding="utf-8").splitlines()[300:324]
+
+
+def overlong_line(sentences: list[str], translator: Translator) -> str:
+    line = " ".join(sentences[:8])
+    assert len(translator.tokenizer.encode_src([line])[0]) > 3 * translator.max_src_len
+    return line
+
+
+def test_batch_translation_equals_one_line_at_a_time(
+    translator: Translator, sentences: list[str]
+) -> None:
+    batched = translator.translate(sentences, batch_size=8)
+    assert batched == [translator.translate([line])[0] for line in sentences]
+    assert len(set(batched)) > 1  # the model's outputs depend on its input
+
+
+def test_output_order_follows_input_order(translator: Translator, sentences: list[str]) -> None:
+    forward = translator.translate(sentences, batch_size=5)
+    backward = translator.translate(sentences[::-1], batch_size=5)
+    assert backward[::-1] == forward
+
+
+def test_empty_and_whitespace_lines_stay_empty_without_the_model(
+    translator: Translator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fail(*args: object) -> None:
+        raise AssertionError("the model ran on an empty line")
+
+    monkeypatch.setattr(translator.model, "encode", fail)
+    assert translator.translate(["", "   ", "\t \u3000"]) == ["", "", ""]
+    ((empty,),) = translator.translate_hypotheses([""], n_best=2, beam_size=2)
+    assert (empty.text, empty.score, empty.tokens, empty.alignment) == ("", 0.0, [], [])
+
+
+def test_overlong_line_is_translated_in_full_chunk_by_chunk(
+    translator: Translator, sentences: list[str]
+) -> None:
+    line = overlong_line(sentences, translator)
+    pieces = translator.tokenizer.src_pieces([line])[0]
+    chunks = [
+        "".join(pieces[a:b]).replace("\u2581", " ").strip()
+        for a, b in split_points(pieces, translator.max_src_len)
+    ]
+    assert len(chunks) >= 4
+    assert all(chunk.endswith((".", "?", "!")) for chunk in chunks)  # cut at sentence ends
+    ((whole,),) = translator.translate_hypotheses([line])
+    assert whole.text == " ".join(translator.translate(chunks))
+    assert whole.src_pieces == pieces
+    assert whole.attention.shape == (len(whole.tokens), len(pieces))
+
+
+def test_split_points_prefer_sentence_then_clause_then_word_boundaries() -> None:
+    words = ["\u2581a", "b", "\u2581c", ",", "\u2581d", ".", "\u2581e", "f", "\u2581g"]
+    assert split_points(words, 9) == [(0, 9)]
+    assert split_points(words, 7) == [(0, 6), (6, 9)]  # after "."
+    assert split_points(words, 5) == [(0, 4), (4, 9)]  # after ","
+    assert split_points(words, 3) == [(0, 2), (2, 4), (4, 6), (6, 9)]  # word, clause, sentence
+    assert split_points(["x"] * 5, 2) == [(0, 2), (2, 4), (4, 5)]  # no boundary: fixed size
+
+
+def test_n_best_translations_are_sorted_distinct_and_aligned(
+    translator: Translator, sentences: list[str]
+) -> None:
+    results = translator.translate_hypotheses(sentences[:6], beam_size=4, n_best=4)
+    for translations in results:
+        assert len(translations) == 4
+        scores = [t.score for t in translations]
+        assert scores == sorted(scores, reverse=True)
+        assert len({tuple(t.tokens) for t in translations}) == 4
+        for t in translations:
+            assert t.text == translator.tokenizer.decode_tgt([t.tokens])[0]
+            assert [target for _, target in t.alignment] == list(range(len(t.tokens)))
+            assert all(0 <= source < len(t.src_pieces) for source, _ in t.alignment)
+
+
+def test_greedy_scores_are_normalised_like_beam_scores(
+    translator: Translator, sentences: list[str]
+) -> None:
+    """Beam size 1 runs greedy search; its score is length-normalised as beam search's is."""
+    greedy = translator.translate_hypotheses(sentences[:4], beam_size=1, length_penalty=1.0)
+    for (g,), line in zip(greedy, sentences[:4], strict=True):
+        ids = translator.tokenizer.encode_src([line])[0]
+        decoding = translator.config.decoding
+        ((b,),) = beam_search(
+            translator.model,
+            torch.tensor([ids]),
+            torch.tensor([len(ids)]),
+            1,
+            1.0,
+            decoding.max_len_a,
+            decoding.max_len_b,
+        )
+        assert g.tokens == b.tokens
+        assert g.score == pytest.approx(b.score, abs=1e-5)
+
+
+def test_invalid_search_settings_are_user_errors(translator: Translator) -> None:
+    with pytest.raises(NMTError, match="n-best 3 needs a beam of at least 3"):
+        translator.translate_hypotheses(["Hi."], beam_size=2, n_best=3)
+    with pytest.raises(NMTError, match="must be at least 1"):
+        translator.translate(["Hi."], beam_size=0)
+
+
+def test_checkpoint_for_another_vocabulary_is_an_error_naming_it(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    state = load_checkpoint(tiny_model_dir / "model.pt")
+    wrong = tmp_path / "wrong.pt"
+    save_checkpoint({**state, "tgt_vocab_size": state["tgt_vocab_size"] + 1}, wrong)
+    with pytest.raises(NMTError, match="wrong.pt.*do not belong together"):
+        Translator.from_pretrained(tiny_model_dir, checkpoint=wrong)
+
+
+def test_missing_model_directory_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(NMTError, match="model directory not found"):
+        Translator.from_pretrained(tmp_path / "nope")
+
+
+def test_threads_sets_torch_threads(tiny_model_dir: Path) -> None:
+    Translator.from_pretrained(tiny_model_dir, threads=1)
+    assert torch.get_num_threads() == 1
+
+
+def test_import_from_fresh_interpreter_with_model_directory_alone(
+    tiny_model_dir: Path, tmp_path: Path, translator: Translator
+) -> None:
+    code = (
+        "import sys\n"
+        "from nmt import Translator\n"
+        "t = Translator.from_pretrained(sys.argv[1], threads=1)\n"
+        "print(t.translate(['Tom is here.', ''])[0])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(tiny_model_dir)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=PIPE_TIMEOUT,
+        check=True,
+    )
+    assert result.stdout == translator.translate(["Tom is here."])[0] + "\n"
+
+
+# ---- nmt translate --------------------------------------------------------------------------------
+
+
+def test_cli_keeps_line_count_with_empty_lines_crlf_bom_and_overlong_line(
+    tiny_model_dir: Path, tmp_path: Path, translator: Translator, sentences: list[str]
+) -> None:
+    lines = ["Tom is here.", "", sentences[0], "   ", overlong_line(sentences, translator), "Hi!"]
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(lines).encode("utf-8"))  # no final newline
+    target = tmp_path / "out.txt"
+    assert main(["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]) == 0
+    output = target.read_bytes()
+    assert b"\r" not in output and not output.startswith(b"\xef\xbb\xbf")
+    assert output.decode("utf-8").split("\n") == [*translator.translate(lines), ""]
+
+
+def test_cli_n_best_and_alignment_format(tiny_model_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Tom is here.\n\nHi!\n", encoding="utf-8")
+    target = tmp_path / "out.txt"
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
+    assert main([*argv, "--beam-size", "3", "--n-best", "2", "--alignments"]) == 0
+    rows = [line.split(" ||| ") for line in target.read_text(encoding="utf-8").splitlines()]
+    assert [row[0] for row in rows] == ["0", "0", "1", "2", "2"]
+    assert rows[2] == ["1", "", "0.0000", ""]
+    for _index, _text, score, alignment in rows:
+        float(score)
+        pairs = [pair.split("-") for pair in alignment.split()]
+        assert [int(t) for _, t in pairs] == list(range(len(pairs)))
+
+
+def test_cli_invalid_utf8_is_an_error_naming_the_line_or_replaced(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"Hello.\nBad \xff byte.\n")
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(tmp_path / "o")]
+    assert main(argv) == 2
+    assert f"{source}:2: invalid UTF-8" in capsys.readouterr().err
+    assert main([*argv, "--on-invalid-utf8", "replace"]) == 0
+    assert len((tmp_path / "o").read_text(encoding="utf-8").splitlines()) == 2
+
+
+def test_cli_refuses_to_overwrite_its_input(tiny_model_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Hello.\n", encoding="utf-8")
+    assert main(["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(source)]) == 2
+    assert source.read_text(encoding="utf-8") == "Hello.\n"
+
+
+def test_cli_pipe_answers_each_line_before_the_next_arrives(
+    tiny_model_dir: Path, translator: Translator
+) -> None:
+    """stdin -> stdout through `python -m nmt`: a line is translated while stdin is still open."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "nmt", "translate", "-m", str(tiny_model_dir), "--threads", "1"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None and process.stdout is not None
+    try:
+        for line in ["Tom is here.", "", "Hi!"]:
+            process.stdin.write(line.encode("utf-8") + b"\n")
+            process.stdin.flush()
+            ready, _, _ = select.select([process.stdout], [], [], PIPE_TIMEOUT)
+            assert ready, "no output while stdin stays open"
+            assert (
+                process.stdout.readline().decode("utf-8") == translator.translate([line])[0] + "\n"
+            )
+        process.stdin.close()
+        assert process.wait(timeout=PIPE_TIMEOUT) == 0
+        assert process.stdout.read() == b""
+    finally:
+        process.kill()
+        process.wait()
