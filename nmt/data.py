@@ -26,6 +26,7 @@ from typing import Any
 
 import datasets
 import numpy as np
+import pyarrow as pa
 import torch
 
 from nmt.config import DataConfig
@@ -291,13 +292,32 @@ def prepare_dataset(
     report = FilterReport()
     report.add(reasons)
     if report.kept < report.total:
-        encoded = encoded.select(np.flatnonzero(reasons == 0), keep_in_memory=True)
+        # A filtered copy rather than select(): an index mapping makes every later column read
+        # gather row by row (seconds and a gigabyte for 370k pairs); this Arrow-only pass is
+        # cached like the tokenization.
+        encoded = (
+            encoded.with_format("arrow")
+            .map(
+                _keep_rows,
+                batched=True,
+                batch_size=10_000,
+                with_indices=True,
+                fn_kwargs={"keep": reasons == 0},
+                features=_ENCODED_FEATURES,
+                desc=f"filtering {split}",
+            )
+            .with_format(None)
+        )
     return encoded, report
+
+
+def _keep_rows(batch: pa.Table, indices: list[int], keep: np.ndarray) -> pa.Table:
+    return batch.filter(pa.array(keep[np.asarray(indices)]))
 
 
 def dataset_lengths(dataset: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """The ``src_len`` and ``tgt_len`` columns as numpy arrays, e.g. for :class:`TokenBatchSampler`."""
-    table = dataset.with_format("arrow", columns=["src_len", "tgt_len"])[:]
+    table = dataset.select_columns(["src_len", "tgt_len"]).with_format("arrow")[:]
     return table.column("src_len").to_numpy(), table.column("tgt_len").to_numpy()
 
 
@@ -306,9 +326,8 @@ def _train_text(
 ) -> datasets.Dataset | datasets.IterableDataset:
     """The training corpus as ``src``/``tgt`` text: local files first, else the HF dataset."""
     if config.train_src and streaming:
-        return datasets.IterableDataset.from_generator(
+        return datasets.IterableDataset.from_generator(  # no features: casting rows costs 10x
             _generate_pairs,
-            features=_TEXT_FEATURES,
             gen_kwargs={"src_paths": config.train_src, "tgt_paths": config.train_tgt},
         )
     if config.train_src:
@@ -499,22 +518,26 @@ class Batch:
 
 
 def collate(examples: list[dict[str, Any]]) -> Batch:
-    """Pad dataset rows (with ``src_ids`` and ``tgt_ids``) into a :class:`Batch`; order is kept."""
-    size = len(examples)
-    src_lengths = torch.tensor([len(e["src_ids"]) for e in examples], dtype=torch.int64)
-    tgt_lengths = torch.tensor([len(e["tgt_ids"]) + 1 for e in examples], dtype=torch.int64)
-    src = torch.full((size, int(src_lengths.max())), PAD_ID, dtype=torch.int64)
-    tgt_in = torch.full((size, int(tgt_lengths.max())), PAD_ID, dtype=torch.int64)
-    tgt_out = tgt_in.clone()
-    tgt_in[:, 0] = BOS_ID
-    for row, example in enumerate(examples):
-        x = torch.as_tensor(example["src_ids"], dtype=torch.int64)
-        y = torch.as_tensor(example["tgt_ids"], dtype=torch.int64)
-        src[row, : len(x)] = x
-        tgt_in[row, 1 : len(y) + 1] = y
-        tgt_out[row, : len(y)] = y
-        tgt_out[row, len(y)] = EOS_ID
-    return Batch(src, src_lengths, tgt_in, tgt_out, tgt_lengths, int(tgt_lengths.sum()))
+    """Pad dataset rows (with ``src_ids`` and ``tgt_ids``) into a :class:`Batch`; order is kept.
+
+    Rows are padded as Python lists and converted once: three times faster than filling a
+    tensor row by row, which matters when the data loader runs in the training process."""
+    src_ids = [list(e["src_ids"]) for e in examples]
+    tgt_ids = [list(e["tgt_ids"]) for e in examples]
+    src_len = max(map(len, src_ids))
+    tgt_len = max(map(len, tgt_ids)) + 1
+    src = [x + [PAD_ID] * (src_len - len(x)) for x in src_ids]
+    tgt_in = [[BOS_ID, *y] + [PAD_ID] * (tgt_len - 1 - len(y)) for y in tgt_ids]
+    tgt_out = [[*y, EOS_ID] + [PAD_ID] * (tgt_len - 1 - len(y)) for y in tgt_ids]
+    tgt_lengths = torch.tensor([len(y) + 1 for y in tgt_ids], dtype=torch.int64)
+    return Batch(
+        src=torch.tensor(src, dtype=torch.int64),
+        src_lengths=torch.tensor([len(x) for x in src_ids], dtype=torch.int64),
+        tgt_in=torch.tensor(tgt_in, dtype=torch.int64),
+        tgt_out=torch.tensor(tgt_out, dtype=torch.int64),
+        tgt_lengths=tgt_lengths,
+        n_tgt_tokens=int(tgt_lengths.sum()),
+    )
 
 
 # ---- streaming ------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 import torch
 
+from nmt.cli import main
 from nmt.config import DataConfig, TokenizerConfig
 from nmt.data import (
     Batch,
@@ -546,3 +547,20 @@ def test_shared_tatoeba_train_batches_pad_less_than_ten_percent(tmp_path: Path) 
     padded_tgt = sum(len(b) * (tgt[b].max() + 1) for b in batches)
     assert 1 - src.sum() / padded_src < 0.10
     assert 1 - (tgt + 1).sum() / padded_tgt < 0.10
+
+
+def test_prepare_data_command_prints_the_filter_report(
+    crafted: tuple[DataConfig, FilterReport],
+    tokenizer: Tokenizer,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    config, _ = crafted
+    tokenizer.save(tmp_path / "model")
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        f"data:\n  train_src: [{config.train_src[0]}]\n  train_tgt: [{config.train_tgt[0]}]\n"
+        f"  cache_dir: {config.cache_dir}\ntraining:\n  model_dir: {tmp_path / 'model'}\n"
+    )
+    assert main(["prepare-data", "-c", str(path)]) == 0
+    assert "of 33 pairs (dropped: 4 empty," in capsys.readouterr().out
