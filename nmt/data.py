@@ -4,8 +4,8 @@ Flow: files (plain or gzip) or a Hugging Face dataset -> ``src``/``tgt`` text co
 ``datasets.map`` adds ``src_ids``/``tgt_ids``/``src_len``/``tgt_len`` (cached on disk, so a second
 run reads Arrow instead of tokenizing) -> filters with a counted :class:`FilterReport` ->
 :class:`TokenBatchSampler` groups indices of similar length -> :func:`collate` pads them into a
-:class:`Batch`. :class:`StreamingBatches` does the same in bounded memory for corpora that do not
-fit on disk twice.
+:class:`Batch`. :class:`StreamingBatches` does the same in bounded memory, pool by pool, for
+corpora too large to tokenize ahead into the cache.
 
 Lengths are counted in subword pieces without BOS/EOS; the target side of a batch has one more
 position (``[BOS]+y`` as input, ``y+[EOS]`` as output).
@@ -192,6 +192,8 @@ def _column_values(batch: dict[str, list], column: str) -> list:
 
 # ---- tokenizing and filtering ---------------------------------------------------------------------
 
+_REASONS = ("kept", "empty", "too_short", "too_long", "ratio")  # codes 0..4 of drop_reasons
+
 
 @dataclass
 class FilterReport:
@@ -219,9 +221,6 @@ class FilterReport:
     def __str__(self) -> str:
         dropped = ", ".join(f"{getattr(self, name):,} {name}" for name in _REASONS[1:])
         return f"kept {self.kept:,} of {self.total:,} pairs (dropped: {dropped})"
-
-
-_REASONS = ("kept", "empty", "too_short", "too_long", "ratio")  # codes 0..4 of drop_reasons
 
 
 def drop_reasons(
@@ -386,8 +385,11 @@ def token_batches(
     The budget is ``batch size * (longest target + 1)``, the size of ``tgt_out`` with its EOS
     and padding, because the decoder's output layer over that grid is what fills memory. Indices
     are sorted by target length, then source length, so both sides of a batch are nearly equally
-    long; ``rng`` breaks ties between equal lengths at random and shuffles the batch order (None
-    keeps both deterministic). A pair longer than the budget gets a batch of its own.
+    long (tools/data_stats.py: under 5% padding on either side of the shared training corpora;
+    a set of a few thousand pairs pads its source side more, as a batch then spans every source
+    length of its target length). ``rng`` breaks ties between equal lengths at random and
+    shuffles the batch order (None keeps both deterministic). A pair longer than the budget gets
+    a batch of its own.
     """
     n = len(tgt_len)
     tie_break = rng.random(n) if rng is not None else np.arange(n)
