@@ -435,8 +435,10 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_translate(args: argparse.Namespace) -> int:
+    import contextlib
     import os
     from pathlib import Path
+    from typing import BinaryIO
 
     from tqdm import tqdm
 
@@ -457,37 +459,40 @@ def _run_translate(args: argparse.Namespace) -> int:
         length_penalty=args.length_penalty,
         n_best=args.n_best or 1,
     )
-    try:
-        sink = open(args.output, "wb") if to_file else sys.stdout.buffer
-    except OSError as error:
-        raise NMTError(f"{args.output}: cannot write: {error.strerror}") from None
-    source = open(args.input, "rb") if from_file else sys.stdin.buffer
-    # the bar goes to stderr, and only for a file (a count is known) on a terminal
-    bar = tqdm(
-        total=count_lines(args.input) if from_file else None,
-        unit=" lines",
-        file=sys.stderr,
-        disable=None if from_file else True,
-    )
-    name = args.input if from_file else "<stdin>"
-    index = 0
-    try:
-        for lines in read_line_chunks(source, name, args.on_invalid_utf8):
-            results = translator.translate_hypotheses(lines, progress=bar.update, **options)
-            sink.write(
-                _format_translations(results, index, args.n_best is not None, args.alignments)
+
+    def open_binary(path: str, mode: str) -> BinaryIO:
+        """``open(path, mode)``, closed with the stack; failures are errors naming the file."""
+        try:
+            return stack.enter_context(open(path, mode))
+        except OSError as error:
+            action = "read" if "r" in mode else "write"
+            raise NMTError(f"{path}: cannot {action}: {error.strerror}") from None
+
+    with contextlib.ExitStack() as stack:
+        source = open_binary(args.input, "rb") if from_file else sys.stdin.buffer
+        sink = open_binary(args.output, "wb") if to_file else sys.stdout.buffer
+        # the bar goes to stderr, and only for a file (a count is known) on a terminal
+        bar = stack.enter_context(
+            tqdm(
+                total=count_lines(args.input) if from_file else None,
+                unit=" lines",
+                file=sys.stderr,
+                disable=None if from_file else True,
             )
-            sink.flush()
-            index += len(lines)
-    except BrokenPipeError:
-        # the reader left (`| head`): stop quietly, and keep Python from flushing into the pipe
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-    finally:
-        bar.close()
-        if from_file:
-            source.close()
-        if to_file:
-            sink.close()
+        )
+        index = 0
+        try:
+            name = args.input if from_file else "<stdin>"
+            for lines in read_line_chunks(source, name, args.on_invalid_utf8):
+                results = translator.translate_hypotheses(lines, progress=bar.update, **options)
+                sink.write(
+                    _format_translations(results, index, args.n_best is not None, args.alignments)
+                )
+                sink.flush()
+                index += len(lines)
+        except BrokenPipeError:
+            # the reader left (`| head`): stop quietly, and keep Python from flushing into the pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
