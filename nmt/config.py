@@ -88,7 +88,7 @@ class TrainingConfig:
 
     model_dir: str = "exp/model"
     seed: int = 1234
-    max_tokens: int = 2000  # target tokens per batch (padding excluded)
+    max_tokens: int = 2000  # target tokens per batch: sentences x (longest target + EOS)
     max_steps: int = 0  # 0 = no limit
     max_epochs: int = 10
     optimizer: str = "adam"  # adam | adamw

@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import random
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,7 +36,14 @@ from nmt.checkpoint import (
     step_checkpoint_name,
 )
 from nmt.config import Config, save_config
-from nmt.data import Batch, TokenBatchSampler, collate, dataset_lengths, prepare_dataset
+from nmt.data import (
+    Batch,
+    PackedIds,
+    TokenBatchSampler,
+    collate,
+    dataset_lengths,
+    prepare_dataset,
+)
 from nmt.distributed import Process, barrier, init_process, shutdown, sum_across
 from nmt.errors import NMTError
 from nmt.model import build_model
@@ -121,8 +129,8 @@ class Trainer:
             barrier(self.process)
         train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
         self._log({"event": "data", "split": "train", "report": str(report)})
-        columns = train_set.with_format(None).select_columns(["src_ids", "tgt_ids"])[:]
-        self.train_src, self.train_tgt = columns["src_ids"], columns["tgt_ids"]
+        self.train_src = PackedIds.from_column(train_set, "src_ids")
+        self.train_tgt = PackedIds.from_column(train_set, "tgt_ids")
         src_len, tgt_len = dataset_lengths(train_set)
         self.sampler = TokenBatchSampler(
             src_len,
@@ -186,6 +194,7 @@ class Trainer:
             initial=self.progress.step,
             disable=not self.process.is_main,
             dynamic_ncols=True,
+            mininterval=1.0 if sys.stderr.isatty() else 60.0,
             unit="step",
         )
         metrics: dict[str, Any] = {}
