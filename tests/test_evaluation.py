@@ -363,3 +363,50 @@ def test_evaluate_with_baseline_reports_difference_p_value_and_ci(flores: dict, 
     assert "p-value" in header and "significant at 0.05" in header
     assert row.startswith("BLEU") and row.endswith("yes") and "±" in row
     assert f"BLEU: {record['signature']}" in rest
+
+
+def test_model_path_with_a_real_model_scores_its_own_translations(
+    tiny_model_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """`nmt evaluate -m` equals `nmt translate` followed by `nmt evaluate --hyp`."""
+    source, reference = tmp_path / "src.en", tmp_path / "ref.es"
+    source.write_text("Hello.\nWhere is the station?\n\nI like tea.\n", encoding="utf-8")
+    reference.write_text("Hola.\n¿Dónde está la estación?\n\nMe gusta el té.\n", encoding="utf-8")
+    hypotheses = tmp_path / "hyp.es"
+    assert (
+        main(
+            [
+                "translate",
+                "-m",
+                str(tiny_model_dir),
+                "-i",
+                str(source),
+                "-o",
+                str(hypotheses),
+                "--beam-size",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert main(["evaluate", "--hyp", str(hypotheses), "--ref", str(reference), "--json"]) == 0
+    two_steps = json.loads(capsys.readouterr().out)
+    assert (
+        main(
+            [
+                "evaluate",
+                "-m",
+                str(tiny_model_dir),
+                "--src",
+                str(source),
+                "--ref",
+                str(reference),
+                "--beam-size",
+                "2",
+                "--json",
+            ]
+        )
+        == 0
+    )
+    one_step = json.loads(capsys.readouterr().out)
+    assert one_step == two_steps
