@@ -77,7 +77,9 @@ class ModelConfig:
     decoder_layers: int = 1
     attention: str = "bahdanau"  # bahdanau | dot | general
     input_feeding: bool = True
-    fused_decoder: bool = False  # run the decoder RNN over the whole target at once
+    # Run the decoder RNN over the whole target at once in training; this variant has no input
+    # feeding (a step that needs the previous attention cannot be fused), so input_feeding is unused.
+    fused_decoder: bool = False
     tie_embeddings: bool = False  # output projection shares the target embeddings
     dropout: float = 0.1
 

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Train the reference model on Tatoeba, then measure training and decoding throughput.
+#
+#   tools/reference/run.sh                       # DATA_DIR=../shared/data/en-es, 2000 steps
+#   STEPS=500 OUT=exp/ref-short tools/reference/run.sh
+#   PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # decode the peers' 500 test lines
+#
+# Results go to $OUT/bench_*.json; docs/results.md quotes them with this command.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+DATA_DIR="${DATA_DIR:-../shared/data/en-es}"
+OUT="${OUT:-exp/reference}"
+STEPS="${STEPS:-2000}"
+THREADS="${THREADS:-2}"
+PEERS_DATA="${PEERS_DATA:-}"
+export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS="$THREADS"
+mkdir -p "$OUT"
+
+if [ ! -f "$OUT/model/model.pt" ] || [ "${RETRAIN:-0}" = 1 ]; then
+  resume=(); [ -d "$OUT/model/checkpoints" ] && resume=(--resume)
+  nmt train tools/reference/reference.yaml "${resume[@]}" \
+    --set "data.train_src=[$DATA_DIR/tatoeba/train.en.gz]" \
+    --set "data.train_tgt=[$DATA_DIR/tatoeba/train.es.gz]" \
+    --set "data.dev_src=$DATA_DIR/tatoeba/dev.en" --set "data.dev_tgt=$DATA_DIR/tatoeba/dev.es" \
+    --set "training.model_dir=$OUT/model" --set "training.max_steps=$STEPS" \
+    --set "training.threads=$THREADS" 2> "$OUT/train.stderr"
+fi
+
+for variant in input_feeding fused; do
+  fused=false; [ "$variant" = fused ] && fused=true
+  python tools/benchmark.py --json "$OUT/bench_train_$variant.json" train \
+    --src "$DATA_DIR/tatoeba/train.en.gz" --tgt "$DATA_DIR/tatoeba/train.es.gz" \
+    --work "$OUT/model" --preset small --threads "$THREADS" \
+    --set "model.fused_decoder=$fused"
+done
+
+if [ -n "$PEERS_DATA" ]; then test_src="$PEERS_DATA/test.raw.src"; else
+  test_src="$OUT/test500.en"; head -n 500 "$DATA_DIR/tatoeba/test.en" > "$test_src"; fi
+python tools/benchmark.py --json "$OUT/bench_translate.json" translate \
+  -m "$OUT/model" --src "$test_src" --sentences 500 --batch-size 64 --beam-sizes 1 5 \
+  --max-len 100 --length-penalty 1.0 --threads "$THREADS"
