@@ -102,6 +102,10 @@ class Tokenizer:
     def tgt_pieces(self, texts: list[str]) -> list[list[str]]:
         return self._tgt.encode(texts, out_type=str)
 
+    def tgt_id_pieces(self, ids: list[int]) -> list[str]:
+        """The target pieces of ``ids``, e.g. of a hypothesis' tokens, to label its attention."""
+        return [self._tgt.id_to_piece(i) for i in ids]
+
     def decode_tgt(self, ids_batch: list[list[int]]) -> list[str]:
         """Detokenize search output: each sequence ends at its first EOS; PAD and BOS are dropped."""
         cleaned = []
