@@ -1,0 +1,426 @@
+#!/usr/bin/env python
+"""Stage 0 of recipes/en_es/run.sh: put an experiment's corpora into ``EXP/data``.
+
+    prepare_data.py --data-dir ../shared/data/en-es --out EXP/data      # a local copy
+    prepare_data.py --download --out EXP/data                           # fetch them (online)
+
+The output has the layout of ``shared/data/en-es`` (``CORPUS/SPLIT.LANG``, training files
+gzipped), for English and Spanish whatever the direction, plus:
+
+    valid.en, valid.es   the validation set: the first --valid-lines of each --valid set, joined
+    manifest.json        which sets are there, their files and line counts, and the options used
+
+From a local copy, files are linked, not copied. ``--max-train-pairs`` (every k-th pair of each
+training corpus, so that short and long sentences stay represented) and ``--max-eval-lines``
+(the first lines of each evaluation set) write smaller files instead, for quick runs; the
+manifest records both counts, and the results table shows a sliced test set as "N of M" lines.
+
+``--download`` fetches the corpora with ``datasets`` from the Hugging Face hub (and WMT news test
+sets with sacrebleu's downloader), see ``HUB_SOURCES``, and removes from the training data every
+pair one of whose sides equals, after normalisation, a side of an evaluation set, as was done for
+the shared copy. Offline (``HF_HUB_OFFLINE`` / ``HF_DATASETS_OFFLINE``) it stops at once and asks
+for ``--data-dir``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+LANGS = ("en", "es")
+TRAIN_SETS = ("tatoeba/train", "newscommentary/train")
+VALID_SETS = ("tatoeba/dev", "wmt/newstest2011")
+TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
+
+
+class PrepareError(Exception):
+    """Missing or misaligned input, or no way to fetch it; the message says what to do."""
+
+
+# ---- reading and writing ---------------------------------------------------------------------
+
+
+def find_file(directory: Path, name: str, lang: str) -> Path | None:
+    """``directory/name.lang``, plain or gzipped, or None."""
+    for candidate in (directory / f"{name}.{lang}", directory / f"{name}.{lang}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def read_lines(path: Path) -> Iterator[str]:
+    """Lines without their line ending, from a plain or gzipped UTF-8 file."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8", newline="\n") as handle:
+        for line in handle:
+            yield line.rstrip("\n")
+
+
+def count_lines(path: Path) -> int:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as handle:
+        return sum(1 for _ in handle)
+
+
+def write_lines(path: Path, lines: list[str]) -> None:
+    """Write one segment a line (gzipped when the name ends in .gz), atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    text = "".join(line.replace("\n", " ") + "\n" for line in lines).encode("utf-8")
+    if path.suffix == ".gz":
+        text = gzip.compress(text, mtime=0)
+    temporary.write_bytes(text)
+    os.replace(temporary, path)
+
+
+def link(target: Path, path: Path) -> None:
+    """``path`` -> ``target`` (absolute), replacing whatever ``path`` was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_symlink() or path.exists():
+        path.unlink()
+    path.symlink_to(target.resolve())
+
+
+def spread(total: int, count: int | None) -> list[int] | None:
+    """``count`` indices spread evenly over ``range(total)``; None (keep all) when they would be."""
+    if count is None or count >= total:
+        return None
+    return [i * total // count for i in range(count)]
+
+
+# ---- from a local copy ------------------------------------------------------------------------
+
+
+@dataclass
+class SetFiles:
+    """One corpus split as written into the experiment."""
+
+    name: str  # e.g. "tatoeba/test"
+    files: dict[str, str]  # language -> path relative to the output directory
+    lines: int  # lines written
+    total: int  # lines of the original
+
+    def record(self) -> dict:
+        return {"files": self.files, "lines": self.lines, "of": self.total}
+
+
+def copy_set(
+    data_dir: Path, out: Path, name: str, first: int | None = None, sample: int | None = None
+) -> SetFiles:
+    """Link ``data_dir/name.{en,es}`` into ``out``, or write a slice: the ``first`` lines, or
+    ``sample`` pairs spread evenly. Both languages must have the same line count."""
+    sources = {}
+    for lang in LANGS:
+        found = find_file(data_dir / Path(name).parent, Path(name).name, lang)
+        if found is None:
+            raise PrepareError(
+                f"{data_dir / name}.{lang}(.gz) not found: DATA_DIR must have the layout of "
+                "shared/data/en-es (CORPUS/SPLIT.en and .es, plain or gzipped)"
+            )
+        sources[lang] = found
+    counts = {lang: count_lines(path) for lang, path in sources.items()}
+    if counts["en"] != counts["es"]:
+        raise PrepareError(
+            f"{sources['en']} has {counts['en']} lines but {sources['es']} has {counts['es']}; "
+            "parallel files must be line-aligned"
+        )
+    total = counts["en"]
+    keep = spread(total, sample)
+    if first is not None and first < total:
+        keep = list(range(first))
+    files = {}
+    for lang, source in sources.items():
+        suffix = ".gz" if source.suffix == ".gz" else ""
+        path = out / f"{name}.{lang}{suffix}"
+        for stale in (out / f"{name}.{lang}", out / f"{name}.{lang}.gz"):
+            if stale != path and (stale.is_symlink() or stale.exists()):
+                stale.unlink()
+        if keep is None:
+            link(source, path)
+        else:
+            wanted = set(keep)
+            write_lines(path, [line for i, line in enumerate(read_lines(source)) if i in wanted])
+        files[lang] = str(path.relative_to(out))
+    return SetFiles(name, files, total if keep is None else len(keep), total)
+
+
+# ---- from the hub -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HubSource:
+    """Where ``datasets.load_dataset`` finds one split, and which fields hold en and es."""
+
+    path: str
+    config: str | None
+    split: str
+    en: str  # dotted field path, e.g. "translation.en"
+    es: str
+    revision: str | None = None
+    data_files: str | None = None
+    note: str = ""
+
+
+HUB_SOURCES: dict[str, HubSource | tuple[HubSource, HubSource]] = {
+    # Tatoeba sentence pairs (the Anki files are drawn from Tatoeba), OPUS release, parquet.
+    "tatoeba/train": HubSource(
+        "plektos/Tatoeba.en-es", None, "train", "translation.en", "translation.es"
+    ),
+    # The Tatoeba Translation Challenge v2021-08-07 (the shared tatoeba/test is its eng-spa
+    # test); the repository's loading script no longer runs, so its parquet conversion is read.
+    "tatoeba/dev": HubSource(
+        "Helsinki-NLP/tatoeba_mt",
+        None,
+        "validation",
+        "sourceString",
+        "targetString",
+        revision="refs/convert/parquet",
+        data_files="eng-spa/tatoeba_mt-validation.parquet",
+    ),
+    "tatoeba/test": HubSource(
+        "Helsinki-NLP/tatoeba_mt",
+        None,
+        "test",
+        "sourceString",
+        "targetString",
+        revision="refs/convert/parquet",
+        data_files="eng-spa/tatoeba_mt-test.parquet",
+    ),
+    "newscommentary/train": HubSource(
+        "Helsinki-NLP/news_commentary", "en-es", "train", "translation.en", "translation.es"
+    ),
+    # FLORES+ is gated: accept its terms on the hub and log in (`hf auth login`) first.
+    "flores/dev": (
+        HubSource("openlanguagedata/flores_plus", "eng_Latn", "dev", "text", "text"),
+        HubSource("openlanguagedata/flores_plus", "spa_Latn", "dev", "text", "text"),
+    ),
+}
+# WMT news test sets come from statmt.org through sacrebleu's downloader (newstestYYYY = wmtYY).
+WMT_SETS = {"wmt/newstest2011": "wmt11", "wmt/newstest2012": "wmt12"}
+# Not fetched: no loader that works with datasets>=4 is known; place the files by hand.
+MANUAL_SETS = {
+    "tico19/test": "TICO-19 (https://tico-19.github.io): test.en / test.es (English -> "
+    "Latin-American Spanish, 2,100 lines) into DATA_DIR/tico19/",
+}
+
+
+def hub_offline() -> bool:
+    return any(
+        os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+        for name in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")
+    )
+
+
+def _field(record: dict, path: str) -> str:
+    value = record
+    for key in path.split("."):
+        value = value[key]
+    return value
+
+
+def _load(source: HubSource) -> list[dict]:
+    import datasets
+
+    kwargs = {}
+    if source.data_files is not None:
+        kwargs["data_files"] = {source.split: source.data_files}
+    dataset = datasets.load_dataset(
+        source.path, source.config, split=source.split, revision=source.revision, **kwargs
+    )
+    return list(dataset)
+
+
+def fetch_hub(name: str) -> tuple[list[str], list[str]]:
+    """English and Spanish lines of one set from the hub."""
+    source = HUB_SOURCES[name]
+    if isinstance(source, tuple):  # one dataset per language, aligned by position
+        english = [_field(r, source[0].en) for r in _load(source[0])]
+        spanish = [_field(r, source[1].es) for r in _load(source[1])]
+    else:
+        records = _load(source)
+        english = [_field(r, source.en) for r in records]
+        spanish = [_field(r, source.es) for r in records]
+    if len(english) != len(spanish):
+        raise PrepareError(f"{name}: {len(english)} English but {len(spanish)} Spanish lines")
+    return english, spanish
+
+
+def fetch_wmt(name: str) -> tuple[list[str], list[str]]:
+    from sacrebleu.dataset import DATASETS
+
+    dataset = DATASETS[WMT_SETS[name]]
+    dataset.maybe_download()
+    english = list(read_lines(Path(dataset.get_source_file("en-es"))))
+    spanish = list(read_lines(Path(dataset.get_reference_files("en-es")[0])))
+    return english, spanish
+
+
+_PUNCTUATION = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def normalise(text: str) -> str:
+    """NFKC, lower case, punctuation removed, whitespace collapsed: what counts as the same side."""
+    text = unicodedata.normalize("NFKC", text).lower()
+    return " ".join(_PUNCTUATION.sub(" ", text).split())
+
+
+def download(out: Path, sets: list[str]) -> dict[str, tuple[list[str], list[str]]]:
+    """Fetch ``sets``; a set that cannot be fetched is reported and left out."""
+    if hub_offline():
+        raise PrepareError(
+            "cannot download: HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set. Pass DATA_DIR=DIR "
+            "(run.sh --data-dir DIR), a folder with the layout of shared/data/en-es, e.g. "
+            "DATA_DIR=../shared/data/en-es"
+        )
+    fetched = {}
+    for name in sets:
+        try:
+            if name in WMT_SETS:
+                fetched[name] = fetch_wmt(name)
+            elif name in HUB_SOURCES:
+                fetched[name] = fetch_hub(name)
+            else:
+                print(f"warning: {name} is not downloaded: {MANUAL_SETS.get(name, '')}")
+        except Exception as error:  # network, gating and hub errors come in many types
+            if name in TRAIN_SETS:
+                raise PrepareError(
+                    f"{name}: download failed ({type(error).__name__}: {error}); without "
+                    "internet access pass DATA_DIR=DIR with the layout of shared/data/en-es"
+                ) from None
+            print(f"warning: {name} left out, download failed: {type(error).__name__}: {error}")
+    evaluation = {
+        normalise(line)
+        for name, pair in fetched.items()
+        if name not in TRAIN_SETS
+        for side in pair
+        for line in side
+    }
+    for name in TRAIN_SETS:
+        english, spanish = fetched[name]
+        kept = [
+            (e, s)
+            for e, s in zip(english, spanish, strict=True)
+            if e.strip()
+            and s.strip()
+            and normalise(e) not in evaluation
+            and normalise(s) not in evaluation
+        ]
+        print(f"{name}: kept {len(kept):,} of {len(english):,} pairs (no evaluation overlap)")
+        fetched[name] = ([e for e, _ in kept], [s for _, s in kept])
+    for name, (english, spanish) in fetched.items():
+        suffix = ".gz" if name in TRAIN_SETS else ""
+        write_lines(out / "download" / f"{name}.en{suffix}", english)
+        write_lines(out / "download" / f"{name}.es{suffix}", spanish)
+    return fetched
+
+
+# ---- the experiment's data --------------------------------------------------------------------
+
+
+def prepare(args: argparse.Namespace) -> dict:
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    evaluation_sets = list(dict.fromkeys([*args.valid, *args.test]))
+    if args.download:
+        fetched = download(out, [*args.train, *evaluation_sets])
+        data_dir = out / "download"
+        available = set(fetched)
+        origin = "Hugging Face hub and statmt.org (see prepare_data.py HUB_SOURCES)"
+    else:
+        data_dir = Path(args.data_dir)
+        if not data_dir.is_dir():
+            raise PrepareError(f"DATA_DIR {data_dir} is not a directory")
+        available = {
+            name
+            for name in [*args.train, *evaluation_sets]
+            if all(find_file(data_dir / Path(name).parent, Path(name).name, g) for g in LANGS)
+        }
+        origin = str(data_dir.resolve())
+    missing_train = [name for name in args.train if name not in available]
+    if missing_train:
+        raise PrepareError(f"training corpora missing from {data_dir}: {', '.join(missing_train)}")
+
+    manifest = {
+        "origin": origin,
+        "options": {
+            "max_train_pairs": args.max_train_pairs,
+            "max_eval_lines": args.max_eval_lines,
+            "valid_lines": args.valid_lines,
+        },
+        "train": [],
+        "valid": [],
+        "test": [],
+        "sets": {},
+    }
+    for name in args.train:
+        manifest["sets"][name] = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
+        manifest["train"].append(name)
+    for name in evaluation_sets:
+        if name not in available:
+            print(f"warning: {name} not found in {data_dir}; it is left out")
+            continue
+        manifest["sets"][name] = copy_set(data_dir, out, name, first=args.max_eval_lines).record()
+
+    valid = {lang: [] for lang in LANGS}
+    for name in args.valid:
+        if name not in manifest["sets"]:
+            continue
+        for lang in LANGS:
+            lines = list(read_lines(out / manifest["sets"][name]["files"][lang]))
+            valid[lang].extend(lines[: args.valid_lines])
+        manifest["valid"].append(name)
+    if not valid["en"]:
+        raise PrepareError(f"no validation set found among {', '.join(args.valid)}")
+    for lang in LANGS:
+        write_lines(out / f"valid.{lang}", valid[lang])
+    manifest["sets"]["valid"] = {
+        "files": {lang: f"valid.{lang}" for lang in LANGS},
+        "lines": len(valid["en"]),
+        "of": len(valid["en"]),
+    }
+    manifest["test"] = [name for name in args.test if name in manifest["sets"]]
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--data-dir", metavar="DIR", help="a copy with the shared/data/en-es layout")
+    where.add_argument("--download", action="store_true", help="fetch the corpora (online)")
+    parser.add_argument("--out", required=True, metavar="DIR", help="the experiment's data folder")
+    parser.add_argument("--train", nargs="+", default=list(TRAIN_SETS), metavar="SET")
+    parser.add_argument("--valid", nargs="+", default=list(VALID_SETS), metavar="SET")
+    parser.add_argument("--test", nargs="+", default=list(TEST_SETS), metavar="SET")
+    parser.add_argument(
+        "--valid-lines", type=int, default=500, metavar="N", help="lines from each --valid set"
+    )
+    parser.add_argument(
+        "--max-train-pairs", type=int, metavar="N", help="keep N pairs of each training corpus"
+    )
+    parser.add_argument(
+        "--max-eval-lines", type=int, metavar="N", help="keep the first N lines of each eval set"
+    )
+    args = parser.parse_args(argv)
+    try:
+        manifest = prepare(args)
+    except PrepareError as error:
+        print(f"prepare_data.py: error: {error}", file=sys.stderr)
+        return 2
+    for name in [*manifest["train"], "valid", *manifest["test"]]:
+        entry = manifest["sets"][name]
+        sliced = "" if entry["lines"] == entry["of"] else f" (of {entry['of']:,})"
+        print(f"{name}: {entry['lines']:,} lines{sliced}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,263 @@
+#!/usr/bin/env bash
+# English <-> Spanish RNN translation, from corpora to a results table, in numbered stages.
+#
+#   recipes/en_es/run.sh [--stage N] [--stop-stage M] [--force] [--direction en-es|es-en]
+#                        [--config FILE] [--exp DIR] [--data-dir DIR] [--set SECTION.KEY=VALUE]...
+#
+#   0 data         corpora into $EXP/data (recipes/en_es/prepare_data.py)
+#   1 spm          SentencePiece model(s) into $EXP/model (nmt spm-train)
+#   2 train        nmt train; continues from the last checkpoint when there is one
+#   3 average      the last (or best) $AVERAGE_N (3) checkpoints -> $EXP/model/averaged.pt
+#   4 translate    every test set -> $EXP/translations/<set>.<tgt>
+#   5 score        sacrebleu BLEU/chrF/TER with signatures -> $EXP/scores/<set>.json
+#   6 results      $EXP/results.md, results.json and training.png
+#
+# A finished stage leaves $EXP/done/<N>.<name> and is skipped on the next run unless --force is
+# given; a stage that runs (again) marks itself and the later stages as not done until it ends.
+# Stage times go to $EXP/stage_times.tsv. Every option can also be set as an environment
+# variable (DATA_DIR=...).
+# See recipes/en_es/README.md.
+set -euo pipefail
+
+RECIPE_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$RECIPE_DIR/../.." && pwd)
+
+STAGE=${STAGE:-0}
+STOP_STAGE=${STOP_STAGE:-6}
+FORCE=${FORCE:-0}
+DIRECTION=${DIRECTION:-en-es}
+CONFIG=${CONFIG:-$RECIPE_DIR/conf/cpu.yaml}
+DATA_DIR=${DATA_DIR:-}             # empty: download (needs internet)
+EXP=${EXP:-}                       # default: exp/en_es/<config name>.<direction>
+PYTHON=${PYTHON:-python}
+MAX_TRAIN_PAIRS=${MAX_TRAIN_PAIRS:-}  # keep N pairs of each training corpus (quick runs)
+MAX_EVAL_LINES=${MAX_EVAL_LINES:-}    # keep the first N lines of each dev/test set
+VALID_LINES=${VALID_LINES:-500}       # lines of each validation set (tatoeba/dev, newstest2011)
+AVERAGE=${AVERAGE:-last}              # last | best: which step checkpoints stage 3 averages
+AVERAGE_N=${AVERAGE_N:-3}
+THREADS=${THREADS:-}                  # translation threads; default: the config's training.threads
+DEVICE=${DEVICE:-}                    # translation device; default: the config's training.device
+UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
+SETS=()
+
+die() { echo "run.sh: error: $*" >&2; exit 2; }
+
+while (($#)); do
+  case $1 in
+    --stage) STAGE=$2; shift 2 ;;
+    --stop-stage) STOP_STAGE=$2; shift 2 ;;
+    --force) FORCE=1; shift ;;
+    --direction) DIRECTION=$2; shift 2 ;;
+    --config) CONFIG=$2; shift 2 ;;
+    --exp) EXP=$2; shift 2 ;;
+    --data-dir) DATA_DIR=$2; shift 2 ;;
+    --set) SETS+=(--set "$2"); shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *) die "unknown option '$1' (see --help)" ;;
+  esac
+done
+
+case $DIRECTION in
+  en-es|es-en) ;;
+  *) die "--direction must be en-es or es-en, not '$DIRECTION'" ;;
+esac
+SRC=${DIRECTION%-*}
+TGT=${DIRECTION#*-}
+[[ -f $CONFIG ]] || die "config $CONFIG not found"
+CONFIG_NAME=$(basename "$CONFIG" .yaml)
+EXP=${EXP:-exp/en_es/$CONFIG_NAME.$DIRECTION}
+mkdir -p "$EXP"
+EXP=$(cd "$EXP" && pwd)
+CONFIG=$(cd "$(dirname "$CONFIG")" && pwd)/$(basename "$CONFIG")
+if [[ -n $DATA_DIR ]]; then
+  [[ -d $DATA_DIR ]] || die "DATA_DIR $DATA_DIR is not a directory"
+  DATA_DIR=$(cd "$DATA_DIR" && pwd)
+fi
+DATA=$EXP/data
+MODEL=$EXP/model
+CHECKPOINT=$MODEL/averaged.pt
+
+log() { echo "[$(date +%H:%M:%S)] $*"; }
+
+# data_file SET LANG: the experiment's file of SET (e.g. tatoeba/test) in LANG, plain or .gz
+data_file() {
+  if [[ -e $DATA/$1.$2 ]]; then echo "$DATA/$1.$2"; else echo "$DATA/$1.$2.gz"; fi
+}
+
+# manifest KEY: the set names that stage 0 recorded under KEY (train, valid, test)
+manifest() {
+  "$PYTHON" -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))[sys.argv[2]]))' \
+    "$DATA/manifest.json" "$1"
+}
+
+# yaml_list FILE...: a YAML flow list of quoted paths, for --set
+yaml_list() {
+  local out="" path
+  for path in "$@"; do out+="${out:+, }\"$path\""; done
+  echo "[$out]"
+}
+
+record_time() {  # record_time STAGE NAME SECONDS
+  local table=$EXP/stage_times.tsv
+  [[ -f $table ]] || printf 'stage\tname\tseconds\tfinished\n' >"$table"
+  awk -F '\t' -v s="$1" -v n="$2" '!($1 == s && $2 == n)' "$table" >"$table.tmp"
+  printf '%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >>"$table.tmp"
+  mv "$table.tmp" "$table"
+}
+
+seconds_since() {  # seconds_since START (an $EPOCHREALTIME)
+  awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'
+}
+
+# run_stage N NAME FUNCTION: run FUNCTION if N is in [STAGE, STOP_STAGE] and not done yet
+run_stage() {
+  local number=$1 name=$2 function=$3
+  ((number >= STAGE && number <= STOP_STAGE)) || return 0
+  local marker=$EXP/done/$number.$name
+  if [[ -e $marker && $FORCE != 1 ]]; then
+    log "stage $number ($name): done already, skipped (--force redoes it)"
+    return 0
+  fi
+  log "stage $number ($name): started"
+  # this stage and the ones after it are not done until this one finishes
+  mkdir -p "$EXP/done"
+  local done_marker
+  for done_marker in "$EXP"/done/*; do
+    [[ -e $done_marker ]] || continue
+    local n=${done_marker##*/}
+    if ((${n%%.*} >= number)); then rm -f "$done_marker"; fi
+  done
+  local start=$EPOCHREALTIME elapsed
+  "$function"
+  elapsed=$(seconds_since "$start")
+  record_time "$number" "$name" "$elapsed"
+  touch "$marker"
+  log "stage $number ($name): finished in ${elapsed}s"
+}
+
+# ---- stages -----------------------------------------------------------------------------------
+
+stage_data() {
+  local options=(--out "$DATA" --valid-lines "$VALID_LINES")
+  if [[ -n $DATA_DIR ]]; then
+    options+=(--data-dir "$DATA_DIR")
+  else
+    log "no DATA_DIR: downloading the corpora (DATA_DIR=../shared/data/en-es uses a local copy)"
+    options+=(--download)
+  fi
+  [[ -z $MAX_TRAIN_PAIRS ]] || options+=(--max-train-pairs "$MAX_TRAIN_PAIRS")
+  [[ -z $MAX_EVAL_LINES ]] || options+=(--max-eval-lines "$MAX_EVAL_LINES")
+  "$PYTHON" "$RECIPE_DIR/prepare_data.py" "${options[@]}"
+}
+
+train_files() {  # train_files LANG
+  local set
+  for set in $(manifest train); do data_file "$set" "$1"; done
+}
+
+stage_spm() {
+  if compgen -G "$MODEL/checkpoints/step_*.pt" >/dev/null; then
+    die "$MODEL/checkpoints holds a model trained with the current SentencePiece model; " \
+      "remove $MODEL to start again with a new one"
+  fi
+  mapfile -t src < <(train_files "$SRC")
+  mapfile -t tgt < <(train_files "$TGT")
+  "$PYTHON" -m nmt spm-train -c "$CONFIG" --src "${src[@]}" --tgt "${tgt[@]}" -o "$MODEL"
+}
+
+stage_train() {
+  mapfile -t src < <(train_files "$SRC")
+  mapfile -t tgt < <(train_files "$TGT")
+  local resume=()
+  if compgen -G "$MODEL/checkpoints/step_*.pt" >/dev/null; then
+    log "continuing from the last checkpoint in $MODEL/checkpoints"
+    resume=(--resume)
+  fi
+  "$PYTHON" -m nmt train "$CONFIG" \
+    --set "data.src_lang=$SRC" --set "data.tgt_lang=$TGT" \
+    --set "data.train_src=$(yaml_list "${src[@]}")" \
+    --set "data.train_tgt=$(yaml_list "${tgt[@]}")" \
+    --set "data.dev_src=\"$DATA/valid.$SRC\"" --set "data.dev_tgt=\"$DATA/valid.$TGT\"" \
+    --set "data.cache_dir=\"$EXP/cache\"" --set "training.model_dir=\"$MODEL\"" \
+    "${SETS[@]}" "${resume[@]}"
+  "$PYTHON" "$ROOT/tools/results_table.py" --record-machine "$EXP/machine.json"
+}
+
+stage_average() {
+  "$PYTHON" "$ROOT/tools/average_checkpoints.py" --dir "$MODEL/checkpoints" \
+    "--$AVERAGE" "$AVERAGE_N" --output "$CHECKPOINT"
+}
+
+# translation_settings: "THREADS DEVICE", each from the config's training section unless given
+translation_settings() {
+  "$PYTHON" -c 'import sys
+from nmt.config import load_config
+from nmt.distributed import resolve_device
+training = load_config(sys.argv[1]).training
+threads = sys.argv[2] or training.threads
+print(threads, sys.argv[3] or resolve_device(training.device).type)' \
+    "$MODEL/config.yaml" "$THREADS" "$DEVICE"
+}
+
+stage_translate() {
+  local settings threads device set
+  settings=$(translation_settings)
+  read -r threads device <<<"$settings"
+  local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device")
+  if ((threads > 0)); then options+=(--threads "$threads"); fi
+  for set in $(manifest test); do
+    local out=$EXP/translations/$set.$TGT
+    # a translation newer than the weights survives an interrupted stage
+    if [[ $FORCE != 1 && -s $out && $out -nt $CHECKPOINT ]]; then
+      log "  $set: translated already"
+      continue
+    fi
+    mkdir -p "$(dirname "$out")"
+    local start=$EPOCHREALTIME
+    "$PYTHON" -m nmt translate "${options[@]}" -i "$(data_file "$set" "$SRC")" -o "$out.tmp"
+    mv "$out.tmp" "$out"
+    record_time 4 "translate $set" "$(seconds_since "$start")"
+    log "  $set: $(wc -l <"$out") lines in $(seconds_since "$start")s"
+  done
+}
+
+stage_score() {
+  local set
+  for set in $(manifest test); do
+    local out=$EXP/scores/$set.json
+    mkdir -p "$(dirname "$out")"
+    "$PYTHON" -m nmt evaluate --json --metrics bleu,chrf,ter \
+      --hyp "$EXP/translations/$set.$TGT" --ref "$(data_file "$set" "$TGT")" >"$out.tmp"
+    mv "$out.tmp" "$out"
+    log "  $set: $("$PYTHON" -c 'import json, sys
+print(", ".join("%s %.1f" % (s["label"], s["score"]) for s in json.load(open(sys.argv[1]))))' "$out")"
+  done
+}
+
+stage_results() {
+  "$PYTHON" "$ROOT/tools/results_table.py" --exp "$EXP" \
+    --markdown "$EXP/results.md" --json "$EXP/results.json"
+  cat "$EXP/results.md"
+  if "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
+    "$PYTHON" "$ROOT/tools/plot_training.py" "$MODEL/train_log.jsonl" -o "$EXP/training.png"
+  else
+    log "matplotlib is not installed (pip install -e '.[plot]'): no training.png"
+  fi
+  if [[ $UPDATE_README == 1 ]]; then
+    local exps=() direction
+    for direction in en-es es-en; do
+      local other=$(dirname "$EXP")/$CONFIG_NAME.$direction
+      [[ -e $other/done/5.score ]] && exps+=(--exp "$other")
+    done
+    "$PYTHON" "$ROOT/tools/results_table.py" "${exps[@]}" --update-readme "$RECIPE_DIR/README.md"
+  fi
+}
+
+log "direction $DIRECTION, config $CONFIG, experiment $EXP, stages $STAGE..$STOP_STAGE"
+run_stage 0 data stage_data
+run_stage 1 spm stage_spm
+run_stage 2 train stage_train
+run_stage 3 average stage_average
+run_stage 4 translate stage_translate
+run_stage 5 score stage_score
+run_stage 6 results stage_results

@@ -1,0 +1,374 @@
+"""recipes/en_es: run.sh end to end with the tiny config on a slice of the shared data, the first
+steps of the CPU and GPU configs, and the recipe's tools (averaging, plots, results table)."""
+
+from __future__ import annotations
+
+import gzip
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+
+from nmt.checkpoint import list_step_checkpoints, load_checkpoint, save_checkpoint
+from tests.conftest import DATA_DIR
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "en_es"
+STAGES = ("0.data", "1.spm", "2.train", "3.average", "4.translate", "5.score", "6.results")
+TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
+EVAL_LINES = 30
+
+
+def has_matplotlib() -> bool:
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a script of tools/ or recipes/ (they are not packages)."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.stem] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_tool(name: str) -> ModuleType:
+    return load_script(ROOT / "tools" / f"{name}.py")
+
+
+def run_recipe(exp: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """recipes/en_es/run.sh with the tiny config on a slice of the shared data."""
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "DATA_DIR": str(DATA_DIR),
+        "MAX_TRAIN_PAIRS": "2000",
+        "MAX_EVAL_LINES": str(EVAL_LINES),
+        "VALID_LINES": str(EVAL_LINES),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        **env,
+    }
+    command = ["bash", str(RECIPE / "run.sh"), "--config", str(RECIPE / "conf" / "tiny.yaml")]
+    result = subprocess.run(
+        [*command, "--exp", str(exp), *args],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, (
+        f"run.sh failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    )
+    return result
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of every stage, en -> es (about a minute on 2 busy cores)."""
+    if not (DATA_DIR / "tatoeba").is_dir():
+        pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
+    exp = tmp_path_factory.mktemp("recipe") / "tiny.en-es"
+    run_recipe(exp)
+    return exp
+
+
+@pytest.fixture(scope="module")
+def tiny_run_es_en(tiny_run: Path) -> Path:
+    """The other direction, with a 20-step model (its translations may well be empty)."""
+    exp = tiny_run.parent / "tiny.es-en"
+    steps = ["--set", "training.max_steps=20", "--set", "training.valid_every=20"]
+    run_recipe(exp, "--direction", "es-en", *steps)
+    return exp
+
+
+def test_every_stage_leaves_its_outputs(tiny_run: Path) -> None:
+    exp = tiny_run
+    assert sorted(p.name for p in (exp / "done").iterdir()) == list(STAGES)
+    manifest = json.loads((exp / "data" / "manifest.json").read_text())
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train"]
+    assert manifest["sets"]["tatoeba/train"]["lines"] == 2000
+    assert manifest["test"] == list(TEST_SETS)
+    for name in ("spm.model", "config.yaml", "model.pt", "averaged.pt", "train_log.jsonl"):
+        assert (exp / "model" / name).is_file(), name
+    assert list_step_checkpoints(exp / "model" / "checkpoints")
+    for name in TEST_SETS:
+        source = (exp / "data" / f"{name}.en").read_text(encoding="utf-8").splitlines()
+        output = (exp / "translations" / f"{name}.es").read_text(encoding="utf-8").splitlines()
+        assert len(output) == len(source) == EVAL_LINES
+    stages = [line.split("\t")[1] for line in (exp / "stage_times.tsv").read_text().splitlines()]
+    for name in ("data", "spm", "train", "average", "translate", "score", "results"):
+        assert name in stages
+    assert (exp / "results.md").is_file()
+    assert json.loads((exp / "machine.json").read_text())["cpu_count"] >= 1
+
+
+def test_averaged_weights_have_the_layout_of_model_pt(tiny_run: Path) -> None:
+    averaged = load_checkpoint(tiny_run / "model" / "averaged.pt")
+    best = load_checkpoint(tiny_run / "model" / "model.pt")
+    assert averaged["model"].keys() == best["model"].keys()
+    assert averaged["src_vocab_size"] == best["src_vocab_size"]
+    assert averaged["tgt_vocab_size"] == best["tgt_vocab_size"]
+    assert averaged["averaged_steps"] == [50, 100, 150]  # tiny.yaml keeps the last 3
+
+
+def test_scores_parse_with_bleu_chrf_and_signatures(tiny_run: Path) -> None:
+    for name in TEST_SETS:
+        scores = {
+            s["name"]: s for s in json.loads((tiny_run / "scores" / f"{name}.json").read_text())
+        }
+        assert {"bleu", "chrf"} <= scores.keys()
+        for score in scores.values():
+            assert isinstance(score["score"], float)
+            assert "version:" in score["signature"]
+        assert scores["bleu"]["signature"].startswith("nrefs:1|case:mixed")
+
+
+def test_results_table_lists_every_test_set_with_its_slice(tiny_run: Path) -> None:
+    table = (tiny_run / "results.md").read_text(encoding="utf-8")
+    for name in TEST_SETS:
+        assert f"`{name}`" in table
+    assert f"{EVAL_LINES} of 16,583" in table  # tatoeba/test, sliced
+    assert "nrefs:1|case:mixed|eff:no|tok:13a" in table
+    (summary,) = json.loads((tiny_run / "results.json").read_text())
+    assert summary["direction"] == "en-es"
+    assert summary["training"]["steps"] == 150
+    assert summary["training"]["tgt_tok_s"] > 0
+    assert summary["weights"]["parameters"] > 0
+    assert [s["set"] for s in summary["scores"]] == list(TEST_SETS)
+
+
+def test_es_en_translates_spanish_into_english(tiny_run_es_en: Path) -> None:
+    exp = tiny_run_es_en
+    assert "src_lang: es" in (exp / "model" / "config.yaml").read_text()
+    for name in TEST_SETS:
+        source = (exp / "data" / f"{name}.es").read_text(encoding="utf-8").splitlines()
+        output = (exp / "translations" / f"{name}.en").read_text(encoding="utf-8").splitlines()
+        assert len(output) == len(source)
+        assert json.loads((exp / "scores" / f"{name}.json").read_text())
+    (summary,) = json.loads((exp / "results.json").read_text())
+    assert summary["direction"] == "es-en"
+
+
+def test_readme_table_holds_both_directions(
+    tiny_run: Path, tiny_run_es_en: Path, tmp_path: Path
+) -> None:
+    tool = load_tool("results_table")
+    readme = tmp_path / "README.md"
+    readme.write_text((RECIPE / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
+    exps = ["--exp", str(tiny_run), "--exp", str(tiny_run_es_en)]
+    assert tool.main([*exps, "--update-readme", str(readme)]) == 0
+    text = readme.read_text(encoding="utf-8")
+    results = text[text.index(tool.START_MARKER) : text.index(tool.END_MARKER)]
+    for direction in ("en-es", "es-en"):
+        for name in TEST_SETS:
+            assert f"| {direction} | `{name}` |" in results
+    assert "No full run" not in results
+    before = (RECIPE / "README.md").read_text(encoding="utf-8")
+    assert text[: text.index(tool.START_MARKER)] == before[: before.index(tool.START_MARKER)]
+
+
+@pytest.mark.skipif(not has_matplotlib(), reason="matplotlib is not installed")
+def test_training_curve_is_a_png(tiny_run: Path) -> None:
+    assert (tiny_run / "training.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_rerun_skips_every_finished_stage(tiny_run: Path) -> None:
+    outputs = [tiny_run / "model" / "averaged.pt", tiny_run / "results.md"]
+    before = [path.stat().st_mtime_ns for path in outputs]
+    result = run_recipe(tiny_run)
+    assert result.stdout.count("done already, skipped") == len(STAGES)
+    assert [path.stat().st_mtime_ns for path in outputs] == before
+
+
+def test_forced_stage_runs_again_and_later_stages_are_no_longer_done(tiny_run: Path) -> None:
+    result = run_recipe(tiny_run, "--stage", "5", "--stop-stage", "5", "--force")
+    assert "stage 5 (score): finished" in result.stdout
+    assert not (tiny_run / "done" / "6.results").exists()
+    result = run_recipe(tiny_run)  # only stage 6 is left to do
+    assert result.stdout.count("done already, skipped") == len(STAGES) - 1
+    assert (tiny_run / "done" / "6.results").exists()
+
+
+# ---- the first steps of the real configs ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config, overrides",
+    [
+        ("cpu.yaml", ["training.threads=1"]),
+        # no GPU here: the base model on the CPU, with the config's bf16 autocast
+        ("gpu.yaml", ["training.device=cpu", "data.num_proc=1", "training.threads=1"]),
+    ],
+)
+def test_config_trains_its_first_steps_on_the_cpu(
+    tiny_run: Path, tmp_path: Path, config: str, overrides: list[str]
+) -> None:
+    """Two steps and a validation of the real model, on the tiny run's data and tokenizer."""
+    data = tiny_run / "data"
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    shutil.copy(tiny_run / "model" / "spm.model", model_dir)  # 1,000 pieces: a fast test
+    command = [sys.executable, "-m", "nmt", "train", str(RECIPE / "conf" / config)]
+    settings = [
+        f'data.train_src=["{data / "tatoeba/train.en.gz"}"]',
+        f'data.train_tgt=["{data / "tatoeba/train.es.gz"}"]',
+        f"data.dev_src={data / 'valid.en'}",
+        f"data.dev_tgt={data / 'valid.es'}",
+        f"data.cache_dir={tmp_path / 'cache'}",
+        f"training.model_dir={model_dir}",
+        "training.max_steps=2",
+        "training.max_tokens=200",
+        "training.valid_max_sentences=2",
+        *overrides,
+    ]
+    for setting in settings:
+        command += ["--set", setting]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [step for step, _ in list_step_checkpoints(model_dir / "checkpoints")] == [2]
+    weights = load_checkpoint(model_dir / "model.pt")["model"]
+    assert sum(t.numel() for t in weights.values()) > 1_000_000  # the real model, not tiny's
+
+
+# ---- tools ------------------------------------------------------------------------------------
+
+
+def test_average_checkpoints_gives_the_element_wise_mean(tmp_path: Path) -> None:
+    tool = load_tool("average_checkpoints")
+    directory = tmp_path / "checkpoints"
+    for step, (w, b, score) in {
+        100: ([1.0, 2.0], [3.0], 10.0),
+        200: ([3.0, 4.0], [5.0], 30.0),
+        300: ([8.0, 9.0], [1.0], 20.0),
+    }.items():
+        save_checkpoint(
+            {
+                "model": {"w": torch.tensor(w), "b": torch.tensor(b)},
+                "src_vocab_size": 10,
+                "tgt_vocab_size": 12,
+                "progress": {"step": step},
+                "metrics": {"score": score},
+            },
+            directory / f"step_{step:08d}.pt",
+        )
+    output = tmp_path / "averaged.pt"
+    inputs = [str(directory / "step_00000100.pt"), str(directory / "step_00000200.pt")]
+    assert tool.main(["--inputs", *inputs, "--output", str(output)]) == 0
+    averaged = load_checkpoint(output)
+    torch.testing.assert_close(averaged["model"]["w"], torch.tensor([2.0, 3.0]))
+    torch.testing.assert_close(averaged["model"]["b"], torch.tensor([4.0]))
+    assert (averaged["src_vocab_size"], averaged["tgt_vocab_size"]) == (10, 12)
+    assert averaged["averaged_steps"] == [100, 200]
+
+    assert tool.main(["--dir", str(directory), "--last", "2", "--output", str(output)]) == 0
+    assert load_checkpoint(output)["averaged_steps"] == [200, 300]
+    torch.testing.assert_close(load_checkpoint(output)["model"]["w"], torch.tensor([5.5, 6.5]))
+    assert tool.main(["--dir", str(directory), "--best", "2", "--output", str(output)]) == 0
+    assert load_checkpoint(output)["averaged_steps"] == [200, 300]
+    assert tool.main(["--dir", str(directory), "--best", "1", "--output", str(output)]) == 0
+    assert load_checkpoint(output)["averaged_steps"] == [200]
+
+
+def test_average_checkpoints_refuses_different_vocabularies(tmp_path: Path) -> None:
+    tool = load_tool("average_checkpoints")
+    for name, vocab in (("a.pt", 10), ("b.pt", 11)):
+        state = {"model": {"w": torch.zeros(2)}, "src_vocab_size": vocab, "tgt_vocab_size": vocab}
+        save_checkpoint(state, tmp_path / name)
+    inputs = [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
+    assert tool.main(["--inputs", *inputs, "--output", str(tmp_path / "out.pt")]) == 2
+    assert not (tmp_path / "out.pt").exists()
+
+
+@pytest.mark.skipif(not has_matplotlib(), reason="matplotlib is not installed")
+def test_plot_attention_writes_a_png_searched_and_forced(tiny_model_dir: Path, tmp_path) -> None:
+    tool = load_tool("plot_attention")
+    searched, forced = tmp_path / "searched.png", tmp_path / "forced.png"
+    source = "The cat sleeps on the sofa."
+    assert tool.main(["-m", str(tiny_model_dir), "--src", source, "-o", str(searched)]) == 0
+    target = ["--tgt", "El gato duerme en el sofá."]
+    assert tool.main(["-m", str(tiny_model_dir), "--src", source, *target, "-o", str(forced)]) == 0
+    for path in (searched, forced):
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_forced_attention_has_a_row_per_target_piece_summing_to_one(tiny_model_dir: Path) -> None:
+    from nmt.translator import Translator
+
+    tool = load_tool("plot_attention")
+    translator = Translator.from_pretrained(tiny_model_dir)
+    alignment = tool.forced(translator, "The cat sleeps.", "El gato duerme.")
+    assert alignment.tgt_pieces == translator.tokenizer.tgt_pieces(["El gato duerme."])[0]
+    assert alignment.weights.shape == (len(alignment.tgt_pieces), len(alignment.src_pieces))
+    torch.testing.assert_close(alignment.weights.sum(1), torch.ones(len(alignment.tgt_pieces)))
+    assert alignment.score < 0
+
+
+def test_results_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:
+    tool = load_tool("results_table")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        f"# Title\n\nbefore\n{tool.START_MARKER}\nold table\n{tool.END_MARKER}\nafter\n",
+        encoding="utf-8",
+    )
+    tool.update_readme(readme, "| new | table |\n")
+    tool.update_readme(readme, "| new | table |\n")  # idempotent
+    expected = (
+        f"# Title\n\nbefore\n{tool.START_MARKER}\n| new | table |\n{tool.END_MARKER}\nafter\n"
+    )
+    assert readme.read_text(encoding="utf-8") == expected
+
+
+def test_recipe_readme_has_the_result_markers() -> None:
+    text = (RECIPE / "README.md").read_text(encoding="utf-8")
+    assert text.index("<!-- results:start -->") < text.index("<!-- results:end -->")
+
+
+def test_download_without_network_stops_at_once_and_asks_for_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
+    prepare_data = load_script(RECIPE / "prepare_data.py")
+    assert prepare_data.main(["--download", "--out", str(tmp_path / "data")]) == 2
+    assert "DATA_DIR" in capsys.readouterr().err
+
+
+def test_download_drops_training_pairs_that_share_a_side_with_an_evaluation_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The download path with the network replaced: what it keeps, and the files it writes."""
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_DATASETS_OFFLINE", raising=False)
+    prepare_data = load_script(RECIPE / "prepare_data.py")
+    corpora = {
+        "tatoeba/train": (
+            ["Hello!", "I see a dog.", "Good night"],
+            ["¡Hola!", "Veo un perro.", "x"],
+        ),
+        "newscommentary/train": (["Prices rose.", ""], ["Los precios subieron.", "Vacío"]),
+        "tatoeba/dev": (["good night."], ["buenas noches"]),
+        "tatoeba/test": (["hello"], ["hola"]),
+        "flores/dev": (["A wiki sentence."], ["Una frase."]),
+    }
+    monkeypatch.setattr(prepare_data, "fetch_hub", lambda name: corpora[name])
+    monkeypatch.setattr(prepare_data, "fetch_wmt", lambda name: ([name], [name.upper()]))
+    out = tmp_path / "data"
+    assert prepare_data.main(["--download", "--out", str(out), "--valid-lines", "1"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    # "Hello!" matches the test set's "hello", "Good night" the dev set's "good night."
+    assert manifest["sets"]["tatoeba/train"]["lines"] == 1
+    assert manifest["sets"]["newscommentary/train"]["lines"] == 1  # the empty pair is gone
+    assert manifest["test"] == ["tatoeba/test", "flores/dev", "wmt/newstest2012"]  # no TICO-19
+    assert manifest["valid"] == ["tatoeba/dev", "wmt/newstest2011"]
+    assert (out / "valid.en").read_text().splitlines() == ["good night.", "wmt/newstest2011"]
+    train = out / manifest["sets"]["tatoeba/train"]["files"]["es"]
+    assert gzip.decompress(train.read_bytes()).decode() == "Veo un perro.\n"
