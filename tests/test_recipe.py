@@ -83,10 +83,13 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def tiny_run_es_en(tiny_run: Path) -> Path:
-    """The other direction, with a 20-step model (its translations may well be empty)."""
+    """The other direction, with a 20-step model (its translations may well be empty), trained
+    in two goes: the first stops after step 10's checkpoint as if killed there."""
     exp = tiny_run.parent / "tiny.es-en"
-    steps = ["--set", "training.max_steps=20", "--set", "training.valid_every=20"]
-    run_recipe(exp, "--direction", "es-en", *steps)
+    every = ["--direction", "es-en", "--set", "training.valid_every=10"]
+    run_recipe(exp, *every, "--stop-stage", "2", "--set", "training.max_steps=10")
+    (exp / "done" / "2.train").unlink()  # a killed training leaves no marker
+    run_recipe(exp, *every, "--set", "training.max_steps=20")
     return exp
 
 
@@ -156,6 +159,16 @@ def test_es_en_translates_spanish_into_english(tiny_run_es_en: Path) -> None:
         assert json.loads((exp / "scores" / f"{name}.json").read_text())
     (summary,) = json.loads((exp / "results.json").read_text())
     assert summary["direction"] == "es-en"
+
+
+def test_training_stage_resumes_from_the_last_checkpoint(tiny_run_es_en: Path) -> None:
+    log = tiny_run_es_en / "model" / "train_log.jsonl"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    resumes = [r for r in records if r["event"] == "resume"]
+    assert [r["step"] for r in resumes] == [10]
+    assert [r["step"] for r in records if r["event"] == "valid"] == [10, 20]
+    (summary,) = json.loads((tiny_run_es_en / "results.json").read_text())
+    assert summary["training"]["sessions"] == 2
 
 
 def test_readme_table_holds_both_directions(
