@@ -207,8 +207,8 @@ HUB_SOURCES: dict[str, HubSource | tuple[HubSource, HubSource]] = {
 WMT_SETS = {"wmt/newstest2011": "wmt11", "wmt/newstest2012": "wmt12"}
 # Not fetched: no loader that works with datasets>=4 is known; place the files by hand.
 MANUAL_SETS = {
-    "tico19/test": "TICO-19 (https://tico-19.github.io): test.en / test.es (English -> "
-    "Latin-American Spanish, 2,100 lines) into DATA_DIR/tico19/",
+    "tico19/test": "TICO-19 (https://tico-19.github.io, English -> Latin-American Spanish, "
+    "2,100 lines): to evaluate on it, use a DATA_DIR with tico19/test.en and test.es",
 }
 
 
