@@ -337,11 +337,16 @@ _COMMANDS.append(
 def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML config (see recipes/en_es/conf/ for examples)")
     parser.add_argument(
-        "--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
         help="override one config value, e.g. --set training.lr=5e-4 (repeatable)",
     )
     parser.add_argument(
-        "--resume", action="store_true",
+        "--resume",
+        action="store_true",
         help="continue from the newest readable checkpoint in training.model_dir",
     )
 
@@ -355,8 +360,12 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 _COMMANDS.append(
-    ("train", "train a model from a YAML config (also under torchrun for several processes)",
-     _add_train, _run_train)
+    (
+        "train",
+        "train a model from a YAML config (also under torchrun for several processes)",
+        _add_train,
+        _run_train,
+    )
 )
 
 
