@@ -32,6 +32,7 @@ def benchmark_train(args: argparse.Namespace) -> dict:
     from nmt.data import TokenBatchSampler, collate, read_parallel
     from nmt.model import build_model
     from nmt.tokenizer import Tokenizer, train_tokenizer
+    from nmt.train import autocast, build_optimizer
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -48,7 +49,8 @@ def benchmark_train(args: argparse.Namespace) -> dict:
         src_lines, tgt_lines = src_lines[: args.pairs], tgt_lines[: args.pairs]
     src_ids, tgt_ids = tokenizer.encode_src(src_lines), tokenizer.encode_tgt(tgt_lines)
     keep = [
-        i for i in range(len(src_ids))
+        i
+        for i in range(len(src_ids))
         if 0 < len(src_ids[i]) <= args.max_len and 0 < len(tgt_ids[i]) <= args.max_len
     ]
     src_ids, tgt_ids = [src_ids[i] for i in keep], [tgt_ids[i] for i in keep]
@@ -60,15 +62,22 @@ def benchmark_train(args: argparse.Namespace) -> dict:
         batches.append(collate([{"src_ids": src_ids[i], "tgt_ids": tgt_ids[i]} for i in indices]))
         if len(batches) == args.warmup + args.steps * args.repeats:
             break
+    device = torch.device(args.device)
+    batches = [batch.to(device) for batch in batches]
     model = build_model(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-    model.train()
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.to(device).train()
+    optimizer = build_optimizer(model, config.training)
 
     def step(batch) -> None:
-        loss, tokens, _ = model(
-            batch.src, batch.src_lengths, batch.tgt_in, batch.tgt_out, batch.tgt_lengths,
-            config.training.label_smoothing,
-        )
+        with autocast(device, config.training.precision):
+            loss, tokens, _ = model(
+                batch.src,
+                batch.src_lengths,
+                batch.tgt_in,
+                batch.tgt_out,
+                batch.tgt_lengths,
+                config.training.label_smoothing,
+            )
         optimizer.zero_grad(set_to_none=True)
         (loss / tokens).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -78,24 +87,31 @@ def benchmark_train(args: argparse.Namespace) -> dict:
         step(batch)
     windows = []
     for repeat in range(args.repeats):
-        window = batches[args.warmup + repeat * args.steps : args.warmup + (repeat + 1) * args.steps]
+        window = batches[
+            args.warmup + repeat * args.steps : args.warmup + (repeat + 1) * args.steps
+        ]
         start = time.perf_counter()
         for batch in window:
             step(batch)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
         seconds = time.perf_counter() - start
         src_tokens = sum(int(b.src_lengths.sum()) for b in window)
         tgt_pieces = sum(int(b.tgt_lengths.sum()) - b.src.size(0) for b in window)  # minus EOS
-        windows.append({
-            "seconds": seconds,
-            "src_tgt_tok_s": (src_tokens + tgt_pieces) / seconds,
-            "tgt_tok_s": tgt_pieces / seconds,
-            "s_per_step": seconds / len(window),
-            "sentences_per_batch": sum(b.src.size(0) for b in window) / len(window),
-            "tgt_pieces_per_batch": tgt_pieces / len(window),
-        })
+        windows.append(
+            {
+                "seconds": seconds,
+                "src_tgt_tok_s": (src_tokens + tgt_pieces) / seconds,
+                "tgt_tok_s": tgt_pieces / seconds,
+                "s_per_step": seconds / len(window),
+                "sentences_per_batch": sum(b.src.size(0) for b in window) / len(window),
+                "tgt_pieces_per_batch": tgt_pieces / len(window),
+            }
+        )
     return {
         "benchmark": "train",
         "preset": args.preset,
+        "precision": config.training.precision,
         "overrides": args.overrides,
         "threads": args.threads,
         "max_tokens": args.max_tokens,
@@ -103,7 +119,13 @@ def benchmark_train(args: argparse.Namespace) -> dict:
         "parameters": sum(p.numel() for p in model.parameters()),
         **{key: statistics.median(w[key] for w in windows) for key in windows[0]},
         "per_window_src_tgt_tok_s": [round(w["src_tgt_tok_s"]) for w in windows],
+        "device": str(device),
         "peak_rss_mb": peak_rss_mb(),
+        **(
+            {"peak_cuda_mb": torch.cuda.max_memory_allocated() / 2**20}
+            if device.type == "cuda"
+            else {}
+        ),
     }
 
 
@@ -120,17 +142,23 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
         for _ in range(args.repeats):
             start = time.perf_counter()
             outputs = translator.translate_hypotheses(
-                lines, beam_size=beam, batch_size=args.batch_size, max_len_a=0.0,
-                max_len_b=args.max_len, length_penalty=args.length_penalty,
+                lines,
+                beam_size=beam,
+                batch_size=args.batch_size,
+                max_len_a=0.0,
+                max_len_b=args.max_len,
+                length_penalty=args.length_penalty,
             )
             seconds = time.perf_counter() - start
             output_tokens = sum(len(n_best[0].tokens) for n_best in outputs)
-            windows.append({
-                "seconds": seconds,
-                "sentences_s": len(lines) / seconds,
-                "output_tok_s": output_tokens / seconds,
-                "mean_output_pieces": output_tokens / len(lines),
-            })
+            windows.append(
+                {
+                    "seconds": seconds,
+                    "sentences_s": len(lines) / seconds,
+                    "output_tok_s": output_tokens / seconds,
+                    "mean_output_pieces": output_tokens / len(lines),
+                }
+            )
         results[f"beam{beam}"] = {
             **{key: statistics.median(w[key] for w in windows) for key in windows[0]},
             "per_window_output_tok_s": [round(w["output_tok_s"]) for w in windows],
@@ -154,18 +182,29 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--tgt", nargs="+", required=True, help="target training file(s)")
     train.add_argument("--work", default="exp/benchmark", help="where the SentencePiece model goes")
     train.add_argument("--preset", default="small")
-    train.add_argument("--set", dest="overrides", action="append", default=[],
-                       metavar="SECTION.KEY=VALUE", help="config override, e.g. model.fused_decoder=true")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="config override, e.g. model.fused_decoder=true",
+    )
     train.add_argument("--vocab-size", type=int, default=8000)
-    train.add_argument("--max-tokens", type=int, default=2200,
-                       help="padded target tokens per batch (2200 gives about 2,000 target pieces "
-                            "on Tatoeba, the peers' batch)")
+    train.add_argument(
+        "--max-tokens",
+        type=int,
+        default=2200,
+        help="padded target tokens per batch (2200 gives about 2,000 target pieces "
+        "on Tatoeba, the peers' batch)",
+    )
     train.add_argument("--max-len", type=int, default=100)
     train.add_argument("--pairs", type=int, default=0, help="use only the first N pairs (0: all)")
     train.add_argument("--warmup", type=int, default=5)
     train.add_argument("--steps", type=int, default=20, help="steps per timed window")
     train.add_argument("--repeats", type=int, default=3)
     train.add_argument("--threads", type=int, default=2)
+    train.add_argument("--device", default="cpu", help="cpu or cuda")
     translate = sub.add_parser("translate", help="decoding speed of a trained model")
     translate.add_argument("-m", "--model-dir", required=True)
     translate.add_argument("--src", required=True)
