@@ -93,6 +93,7 @@ class TrainingConfig:
     max_tokens: int = 2000  # target tokens per batch: sentences x (longest target + EOS)
     max_steps: int = 0  # 0 = no limit
     max_epochs: int = 10
+    max_minutes: float = 0.0  # stop after this much training time, resumed runs included; 0 = none
     optimizer: str = "adam"  # adam | adamw
     lr: float = 1e-3
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])

@@ -57,6 +57,7 @@ class Progress:
     step: int = 0  # optimizer updates
     best: list[list[float]] = field(default_factory=list)  # [score, step], best first
     bad_validations: int = 0  # validations since the last improvement
+    train_seconds: float = 0.0  # wall time spent in the loop (steps and validations), all runs
 
 
 def train(config: Config, resume: bool = False) -> dict[str, Any]:
@@ -200,11 +201,14 @@ class Trainer:
         metrics: dict[str, Any] = {}
         validated_at = -1
         window = _Window()
+        clock = time.monotonic()
         for batches in self._updates():
             if cfg.max_steps and self.progress.step >= cfg.max_steps:
                 break
             loss, tokens, correct = self._update(batches)
             self.progress.step += 1
+            self.progress.train_seconds += time.monotonic() - clock
+            clock = time.monotonic()
             window.add(loss, tokens, correct, sum(int(b.src_lengths.sum()) for b in batches))
             bar.update(1)
             step = self.progress.step
@@ -221,6 +225,9 @@ class Trainer:
                 metrics, validated_at = self._validate_and_save(), step
                 if self._should_stop():
                     break
+            if self._time_is_up():
+                self._log({"event": "time_limit", "step": step, "minutes": cfg.max_minutes})
+                break
         bar.close()
         if validated_at != self.progress.step:
             metrics = self._validate_and_save()
@@ -374,6 +381,14 @@ class Trainer:
             if step not in keep:
                 path.unlink(missing_ok=True)
 
+    def _time_is_up(self) -> bool:
+        """Whether ``max_minutes`` of training time (summed over resumed runs) are spent; every
+        rank must agree, so in DDP one rank's clock running out stops all."""
+        if self.cfg.max_minutes <= 0:
+            return False
+        up = self.progress.train_seconds >= self.cfg.max_minutes * 60
+        return sum_across(float(up), self.process, self.device) > 0
+
     def _should_stop(self) -> bool:
         patience = self.cfg.early_stopping_patience
         if patience > 0 and self.progress.bad_validations >= patience:
@@ -388,7 +403,7 @@ class Trainer:
         record = {"time": round(time.time(), 3), **record}
         with open(self.model_dir / "train_log.jsonl", "a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
-        if record.get("event") in ("valid", "data", "resume", "early_stop"):
+        if record.get("event") in ("valid", "data", "resume", "early_stop", "time_limit"):
             tqdm.write(json.dumps(record))
 
 

@@ -175,3 +175,14 @@ def test_tiny_model_learns_the_toy_task(corpus, tmp_path: Path) -> None:
     )
     metrics = train(config)
     assert metrics["bleu"] > 50, metrics
+
+
+def test_time_budget_stops_training_and_saves(corpus, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    train(make_config(corpus, model_dir, max_steps=10_000, max_epochs=0, max_minutes=0.002))
+    log = [json.loads(line) for line in open(model_dir / "train_log.jsonl")]
+    stopped = [record for record in log if record["event"] == "time_limit"]
+    assert len(stopped) == 1 and stopped[0]["step"] < 10_000
+    last_step, path = list_step_checkpoints(model_dir / "checkpoints")[-1]
+    assert last_step == stopped[0]["step"]
+    assert load_checkpoint(path)["progress"]["train_seconds"] >= 0.12
