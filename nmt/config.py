@@ -115,7 +115,7 @@ class TrainingConfig:
     log_every: int = 100
     threads: int = 0  # torch.set_num_threads; 0 leaves torch's default
     device: str = "auto"  # auto | cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 | fp16
+    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
     update_freq: int = 1  # gradient accumulation: batches per optimizer step
 
 
@@ -228,7 +228,7 @@ def _validate(config: Config, source: str) -> None:
         "training.schedule": (config.training.schedule, ("constant", "inverse_sqrt", "plateau")),
         "training.valid_metric": (config.training.valid_metric, ("bleu", "chrf", "loss")),
         "training.device": (config.training.device, ("auto", "cpu", "cuda")),
-        "training.precision": (config.training.precision, ("fp32", "bf16", "fp16")),
+        "training.precision": (config.training.precision, ("fp32", "bf16", "fp16", "auto")),
     }
     for key, (value, allowed) in choices.items():
         if value not in allowed:

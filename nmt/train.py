@@ -44,7 +44,14 @@ from nmt.data import (
     dataset_lengths,
     prepare_dataset,
 )
-from nmt.distributed import Process, barrier, init_process, shutdown, sum_across
+from nmt.distributed import (
+    Process,
+    barrier,
+    init_process,
+    resolve_precision,
+    shutdown,
+    sum_across,
+)
 from nmt.errors import NMTError
 from nmt.model import build_model
 from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -72,6 +79,7 @@ def train(config: Config, resume: bool = False) -> dict[str, Any]:
 class Trainer:
     def __init__(self, config: Config, process: Process, device: torch.device, resume: bool):
         self.config = config
+        config.training.precision = resolve_precision(config.training.precision, device)
         self.cfg = config.training
         self.process = process
         self.device = device

@@ -88,3 +88,11 @@ def test_cuda_translation_equals_cpu_translation(tiny_model_dir) -> None:
     cpu = Translator.from_pretrained(tiny_model_dir).translate(lines, beam_size=3)
     gpu = Translator.from_pretrained(tiny_model_dir, device="cuda").translate(lines, beam_size=3)
     assert gpu == cpu
+
+
+def test_auto_precision_follows_the_hardware() -> None:
+    from nmt.distributed import _cpu_flags, resolve_precision
+
+    native = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
+    assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")
+    assert resolve_precision("fp32", torch.device("cpu")) == "fp32"
