@@ -88,3 +88,13 @@ def _pad(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     for row, sequence in enumerate(sequences):
         padded[row, : len(sequence)] = torch.tensor(sequence)
     return padded, lengths
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only with NMT_SLOW_TESTS=1 (CI sets it when time allows)."""
+    if os.environ.get("NMT_SLOW_TESTS") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set NMT_SLOW_TESTS=1 to run")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
