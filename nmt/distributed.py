@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from nmt.errors import NMTError
+from nmt.devices import resolve_device
 
 
 @dataclass(frozen=True)
@@ -27,36 +27,6 @@ class Process:
     @property
     def distributed(self) -> bool:
         return self.world_size > 1
-
-
-def resolve_device(name: str, local_rank: int = 0) -> torch.device:
-    """``auto`` picks this process's GPU when CUDA is available, else the CPU."""
-    if name == "cpu" or (name == "auto" and not torch.cuda.is_available()):
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise NMTError("training.device is 'cuda' but torch sees no CUDA device")
-    return torch.device("cuda", local_rank)
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` picks bf16 where the hardware runs it natively (CUDA with bf16; CPUs with
-    AVX512-BF16 or AMX, where bf16 matrix products are about twice as fast), else fp32."""
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if _cpu_flags() & {"avx512_bf16", "amx_bf16"} else "fp32"
-
-
-def _cpu_flags() -> set[str]:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    return set(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return set()
 
 
 def init_process(device_name: str) -> tuple[Process, torch.device]:

@@ -44,11 +44,11 @@ from nmt.data import (
     dataset_lengths,
     prepare_dataset,
 )
+from nmt.devices import autocast, resolve_precision
 from nmt.distributed import (
     Process,
     barrier,
     init_process,
-    resolve_precision,
     shutdown,
     sum_across,
 )
@@ -458,17 +458,6 @@ class _Window:
 
 def _has_tokenizer(directory: Path) -> bool:
     return (directory / "spm.model").is_file() or (directory / "spm.src.model").is_file()
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """Mixed precision for the forward pass: matrix products in bf16/fp16, weights stay fp32.
-
-    bf16 also pays on CPUs with AVX512-BF16 or AMX, where its matrix products run about twice as
-    fast as fp32 (docs/results.md)."""
-    if precision == "fp32":
-        return contextlib.nullcontext()
-    dtype = torch.bfloat16 if precision == "bf16" else torch.float16
-    return torch.autocast(device.type, dtype=dtype)
 
 
 def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:

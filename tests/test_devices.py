@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from nmt.distributed import resolve_device
+from nmt.devices import resolve_device
 from nmt.errors import NMTError
 from nmt.train import train
 from tests.test_train import corpus, make_config  # noqa: F401 (corpus is a fixture)
@@ -91,7 +91,7 @@ def test_cuda_translation_equals_cpu_translation(tiny_model_dir) -> None:
 
 
 def test_auto_precision_follows_the_hardware() -> None:
-    from nmt.distributed import _cpu_flags, resolve_precision
+    from nmt.devices import _cpu_flags, resolve_precision
 
     native = bool(_cpu_flags() & {"avx512_bf16", "amx_bf16"})
     assert resolve_precision("auto", torch.device("cpu")) == ("bf16" if native else "fp32")

@@ -30,9 +30,10 @@ def peak_rss_mb() -> float:
 def benchmark_train(args: argparse.Namespace) -> dict:
     from nmt.config import load_config
     from nmt.data import TokenBatchSampler, collate, read_parallel
+    from nmt.devices import autocast
     from nmt.model import build_model
     from nmt.tokenizer import Tokenizer, train_tokenizer
-    from nmt.train import autocast, build_optimizer
+    from nmt.train import build_optimizer
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -192,7 +192,7 @@ stage_average() {
 translation_settings() {
   "$PYTHON" -c 'import sys
 from nmt.config import load_config
-from nmt.distributed import resolve_device
+from nmt.devices import resolve_device
 training = load_config(sys.argv[1]).training
 threads = sys.argv[2] or training.threads
 print(threads, sys.argv[3] or resolve_device(training.device).type)' \
