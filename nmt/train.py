@@ -39,6 +39,7 @@ from nmt.config import Config, save_config
 from nmt.data import (
     Batch,
     PackedIds,
+    StreamingBatches,
     TokenBatchSampler,
     collate,
     dataset_lengths,
@@ -136,19 +137,31 @@ class Trainer:
         # rank 0 tokenizes and fills the Arrow cache first; the other ranks then read the cache
         if not self.process.is_main:
             barrier(self.process)
-        train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
-        self._log({"event": "data", "split": "train", "report": str(report)})
-        self.train_src = PackedIds.from_column(train_set, "src_ids")
-        self.train_tgt = PackedIds.from_column(train_set, "tgt_ids")
-        src_len, tgt_len = dataset_lengths(train_set)
-        self.sampler = TokenBatchSampler(
-            src_len,
-            tgt_len,
-            self.cfg.max_tokens,
-            self.cfg.seed,
-            num_replicas=self.process.world_size,
-            rank=self.process.rank,
-        )
+        self.epoch, self.consumed = 0, 0  # this rank's position in the training batches
+        self.stream: StreamingBatches | None = None
+        if self.config.data.streaming:
+            self.stream = StreamingBatches(
+                self.config.data,
+                self.tokenizer,
+                self.cfg.max_tokens,
+                self.cfg.seed,
+                num_replicas=self.process.world_size,
+                rank=self.process.rank,
+            )
+        else:
+            train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
+            self._log({"event": "data", "split": "train", "report": str(report)})
+            self.train_src = PackedIds.from_column(train_set, "src_ids")
+            self.train_tgt = PackedIds.from_column(train_set, "tgt_ids")
+            src_len, tgt_len = dataset_lengths(train_set)
+            self.sampler = TokenBatchSampler(
+                src_len,
+                tgt_len,
+                self.cfg.max_tokens,
+                self.cfg.seed,
+                num_replicas=self.process.world_size,
+                rank=self.process.rank,
+            )
         self.dev_batches: list[Batch] = []
         self.dev_src: list[str] = []
         self.dev_ref: list[str] = []
@@ -181,14 +194,10 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**state["progress"])
-        sampler = state["sampler"]
+        position = state["sampler"]
         # the position is saved in global batches so that the number of processes may change
-        self.sampler.load_state_dict(
-            {
-                "epoch": sampler["epoch"],
-                "consumed": sampler["global_consumed"] // self.process.world_size,
-            }
-        )
+        self.epoch = position["epoch"]
+        self.consumed = position["global_consumed"] // self.process.world_size
         _set_rng_state(state["rng"])
         if self.process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
@@ -222,7 +231,7 @@ class Trainer:
             step = self.progress.step
             if step % cfg.log_every == 0:
                 record = window.flush(self.process, self.device)
-                record.update(event="train", step=step, epoch=self.sampler.epoch, lr=self._lr())
+                record.update(event="train", step=step, epoch=self.epoch, lr=self._lr())
                 bar.set_postfix(
                     loss=f"{record['loss']:.3f}",
                     tok_s=f"{record['tgt_tok_s']:.0f}",
@@ -247,20 +256,41 @@ class Trainer:
         An epoch's last incomplete group is dropped, as the sampler drops batches that do not
         divide among ranks, so one process with update_freq N and N processes see the same groups.
         """
-        while self.cfg.max_epochs == 0 or self.sampler.epoch < self.cfg.max_epochs:
+        while self.cfg.max_epochs == 0 or self.epoch < self.cfg.max_epochs:
             group: list[Batch] = []
-            for indices in self.sampler:
-                group.append(
-                    collate(
-                        [
-                            {"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]}
-                            for i in indices
-                        ]
-                    ).to(self.device)
-                )
+            for batch in self._epoch_batches():
+                group.append(batch.to(self.device))
                 if len(group) == self.cfg.update_freq:
                     yield group
                     group = []
+            self.epoch, self.consumed = self.epoch + 1, 0
+
+    def _epoch_batches(self) -> Iterator[Batch]:
+        """This rank's batches of ``self.epoch`` after the ``self.consumed`` already trained on.
+
+        Both sources are deterministic for a seed and epoch; a resumed streaming epoch reads and
+        tokenizes its first batches again to skip them."""
+        if self.stream is not None:
+            self.stream.set_epoch(self.epoch)
+            for index, batch in enumerate(self.stream):
+                if index >= self.consumed:
+                    self.consumed = index + 1
+                    yield batch
+            self._log(
+                {
+                    "event": "data",
+                    "split": "train",
+                    "epoch": self.epoch,
+                    "report": str(self.stream.report),
+                }
+            )
+            return
+        self.sampler.load_state_dict({"epoch": self.epoch, "consumed": self.consumed})
+        for indices in self.sampler:
+            self.consumed += 1
+            yield collate(
+                [{"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]} for i in indices]
+            )
 
     def _update(self, batches: list[Batch]) -> tuple[float, int, int]:
         """One optimizer step over ``batches``; the loss is normalised by the global token count."""
@@ -360,8 +390,8 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "progress": vars(self.progress),
             "sampler": {
-                "epoch": self.sampler.epoch,
-                "global_consumed": self.sampler.consumed * self.process.world_size,
+                "epoch": self.epoch,
+                "global_consumed": self.consumed * self.process.world_size,
             },
             "rng": _rng_state(),
             "src_vocab_size": self.tokenizer.src_vocab_size,

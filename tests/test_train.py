@@ -186,3 +186,24 @@ def test_time_budget_stops_training_and_saves(corpus, tmp_path: Path) -> None:
     last_step, path = list_step_checkpoints(model_dir / "checkpoints")[-1]
     assert last_step == stopped[0]["step"]
     assert load_checkpoint(path)["progress"]["train_seconds"] >= 0.12
+
+
+def streamed(config: Config) -> Config:
+    config.data.streaming = True
+    return config
+
+
+def test_streaming_mode_trains_and_resumes_bitwise(corpus, tmp_path: Path) -> None:
+    """data.streaming reads, tokenizes and batches while training; epochs are a few batches
+    here, so 12 steps cross epoch boundaries, and the resume lands mid-epoch."""
+    straight, interrupted = tmp_path / "a", tmp_path / "b"
+    common = dict(valid_every=5, max_tokens=300, max_epochs=0)
+    train(streamed(make_config(corpus, straight, max_steps=12, **common)))
+    train(streamed(make_config(corpus, interrupted, max_steps=5, **common)))
+    train(streamed(make_config(corpus, interrupted, max_steps=12, **common)), resume=True)
+    expected, resumed = final_weights(straight), final_weights(interrupted)
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
+    log = [json.loads(line) for line in open(straight / "train_log.jsonl")]
+    epochs = [r for r in log if r["event"] == "data" and r.get("epoch") is not None]
+    assert epochs and "kept 400 of 400 pairs" in epochs[0]["report"]
