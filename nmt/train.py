@@ -86,6 +86,13 @@ class Trainer:
         self.device = device
         self.model_dir = Path(self.cfg.model_dir)
         self.checkpoint_dir = self.model_dir / "checkpoints"
+        if self.cfg.precision == "fp16" and device.type != "cuda":
+            raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
+        if not resume and list_step_checkpoints(self.checkpoint_dir):
+            raise NMTError(
+                f"{self.checkpoint_dir} already holds checkpoints: pass --resume to continue, "
+                "or choose another training.model_dir"
+            )
         if self.cfg.threads > 0:
             torch.set_num_threads(self.cfg.threads)
         # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
@@ -107,16 +114,9 @@ class Trainer:
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
-        if self.cfg.precision == "fp16" and device.type != "cuda":
-            raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
         self.progress = Progress()
         if resume:
             self._resume()
-        elif process.is_main and list_step_checkpoints(self.checkpoint_dir):
-            raise NMTError(
-                f"{self.checkpoint_dir} already holds checkpoints: pass --resume to continue, "
-                "or choose another training.model_dir"
-            )
         if process.is_main:
             self.model_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.model_dir / "config.yaml")
