@@ -362,7 +362,7 @@ def _run_train(args: argparse.Namespace) -> int:
 _COMMANDS.append(
     (
         "train",
-        "train a model from a YAML config (also under torchrun for several processes)",
+        "Train a model from a YAML config (also under torchrun, for several processes).",
         _add_train,
         _run_train,
     )
