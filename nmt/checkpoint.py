@@ -106,6 +106,7 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
     if not paths:
         raise CheckpointError("no checkpoints to average")
     total: dict[str, torch.Tensor] = {}
+    dtypes: dict[str, torch.dtype] = {}
     for path in paths:
         weights = load_checkpoint(path)["model"]
         if total and weights.keys() != total.keys():
@@ -114,6 +115,5 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
             if name in total:
                 total[name] += tensor.double()
             else:
-                total[name] = tensor.double().clone()
-    first = load_checkpoint(paths[0])["model"]
-    return {name: (tensor / len(paths)).to(first[name].dtype) for name, tensor in total.items()}
+                total[name], dtypes[name] = tensor.double().clone(), tensor.dtype
+    return {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
