@@ -2,6 +2,7 @@
 # Train the reference model on Tatoeba, then measure training and decoding throughput.
 #
 #   tools/reference/run.sh                       # DATA_DIR=../shared/data/en-es, 2000 steps
+#   STEPS=1000 PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # docs/results.md's runs
 #   STEPS=500 OUT=exp/ref-short tools/reference/run.sh
 #   PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # decode the peers' 500 test lines
 #
@@ -23,15 +24,17 @@ if [ ! -f "$OUT/model/model.pt" ] || [ "${RETRAIN:-0}" = 1 ]; then
     --set "data.train_tgt=[$DATA_DIR/tatoeba/train.es.gz]" \
     --set "data.dev_src=$DATA_DIR/tatoeba/dev.en" --set "data.dev_tgt=$DATA_DIR/tatoeba/dev.es" \
     --set "training.model_dir=$OUT/model" --set "training.max_steps=$STEPS" \
-    --set "training.threads=$THREADS" 2> "$OUT/train.stderr"
+    --set "training.threads=$THREADS" --set training.precision=bf16 2> "$OUT/train.stderr"
 fi
 
-for variant in input_feeding fused; do
-  fused=false; [ "$variant" = fused ] && fused=true
-  python tools/benchmark.py --json "$OUT/bench_train_$variant.json" train \
-    --src "$DATA_DIR/tatoeba/train.en.gz" --tgt "$DATA_DIR/tatoeba/train.es.gz" \
-    --work "$OUT/model" --preset small --threads "$THREADS" \
-    --set "model.fused_decoder=$fused"
+for precision in fp32 bf16; do
+  for variant in input_feeding fused; do
+    fused=false; [ "$variant" = fused ] && fused=true
+    python tools/benchmark.py --json "$OUT/bench_train_${variant}_$precision.json" train \
+      --src "$DATA_DIR/tatoeba/train.en.gz" --tgt "$DATA_DIR/tatoeba/train.es.gz" \
+      --work "$OUT/model" --preset small --threads "$THREADS" --steps 10 --repeats 3 --warmup 3 \
+      --set "model.fused_decoder=$fused" --set "training.precision=$precision"
+  done
 done
 
 if [ -n "$PEERS_DATA" ]; then test_src="$PEERS_DATA/test.raw.src"; else
