@@ -179,7 +179,7 @@ def _check_value(value: Any, annotation: Any, where: str) -> Any:
         raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
     if origin is list:
         (item_type,) = typing.get_args(annotation)
-        if isinstance(value, (str, int, float)) and item_type is str and isinstance(value, str):
+        if item_type is str and isinstance(value, str):  # a single path where a list is expected
             value = [value]
         if not isinstance(value, list):
             raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")

@@ -81,7 +81,7 @@ def benchmark_train(args: argparse.Namespace) -> dict:
             )
         optimizer.zero_grad(set_to_none=True)
         (loss / tokens).backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), config.training.clip_norm)
         optimizer.step()
 
     for batch in batches[: args.warmup]:
