@@ -2,9 +2,9 @@
 
 Both searches work on one flat row dimension: greedy has one row per active sentence, beam search
 ``beam_size`` rows per active sentence (sentence-major: rows ``b*k .. b*k+k-1`` belong to sentence
-``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step; the
-encoder output only when whole sentences finish and leave the batch, so later steps run on fewer
-rows. The search never asks which cell, attention or decoder variant the model uses: ``step``
+``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step. The
+encoder output keeps one row per sentence (a sentence's beams are its attention queries) and is
+selected only when whole sentences finish and leave the batch, so later steps run on fewer rows. The search never asks which cell, attention or decoder variant the model uses: ``step``
 hides that.
 
 Lengths and scores, shared by both searches:
@@ -161,9 +161,8 @@ def _beam_search(
     batch = src.size(0)
     limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
     lengths = src_lengths.tolist()
-    encoded, state = model.encode(src, src_lengths)
-    rows = torch.arange(batch, device=device).repeat_interleave(k)  # (batch*k,)
-    encoded, state = encoded.select(rows), state.select(rows)
+    encoded, state = model.encode(src, src_lengths)  # encoded keeps one row per sentence
+    state = state.select(torch.arange(batch, device=device).repeat_interleave(k))  # (batch*k,)
 
     sentence = torch.arange(batch, device=device)  # (active,) original index of each sentence
     limit = torch.tensor(limits, device=device)  # (active,)
@@ -176,7 +175,6 @@ def _beam_search(
     attention = encoded.memory.new_zeros(batch * k, 0, src.size(1))  # (active*k, t, src_len)
     finished: list[list[Hypothesis]] = [[] for _ in range(batch)]
     n_finished = torch.zeros(batch, dtype=torch.long, device=device)  # (active,)
-    first_k = torch.arange(k, device=device)
 
     for t in range(max(limits) + 1):
         log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
@@ -219,8 +217,7 @@ def _beam_search(
         new_rows = new_rows.view(-1)
         state = state.select(new_rows)
         if keep.numel() < active:
-            # beams of one sentence share its encoder rows, so only leaving sentences matter
-            encoded = encoded.select(((keep * k).unsqueeze(1) + first_k).view(-1))
+            encoded = encoded.select(keep)
             sentence, limit, n_finished = sentence[keep], limit[keep], n_finished[keep]
         scores = top_scores[keep].gather(1, chosen)  # (still_active, k)
         prev = token[keep].gather(1, chosen).view(-1)

@@ -220,11 +220,12 @@ def test_finished_sentences_leave_the_batch() -> None:
     """A one-piece source (limit 1) finishes after two steps; the others go on with fewer rows."""
     model = tiny_model("gru", "dot")
     rows_per_step: list[int] = []
+    sentences_per_step: list[int] = []
     step = model.step
 
     def counting_step(prev, encoded, state):  # type: ignore[no-untyped-def]
         rows_per_step.append(prev.size(0))
-        assert encoded.memory.size(0) == prev.size(0)
+        sentences_per_step.append(encoded.memory.size(0))  # one encoder row per sentence
         return step(prev, encoded, state)
 
     model.step = counting_step  # type: ignore[method-assign]
@@ -233,9 +234,12 @@ def test_finished_sentences_leave_the_batch() -> None:
     assert rows_per_step[:2] == [12, 12]
     assert rows_per_step[2] <= 8
     assert rows_per_step == sorted(rows_per_step, reverse=True)
+    assert [rows // 4 for rows in rows_per_step] == sentences_per_step
     rows_per_step.clear()
+    sentences_per_step.clear()
     greedy_search(model, src, lengths, 1.0, 0)
     assert rows_per_step[:2] == [3, 3]
+    assert rows_per_step == sentences_per_step
     assert rows_per_step[2] <= 2
 
 

@@ -35,7 +35,14 @@ class Attention(nn.Module):
 
 
 class BahdanauAttention(Attention):
-    """score(q, k) = v . tanh(W_q q + W_k k)."""
+    """score(q, k) = v . tanh(W_q q + W_k k), computed through the sigmoid.
+
+    tanh(z) = 2 sigmoid(2z) - 1, so v . tanh(z) = 2 v . sigmoid(2z) - sum(v): the same scores up
+    to a per-query constant, which the softmax ignores. PyTorch's CPU sigmoid runs ~4x faster than
+    its tanh, and this product (every query x every source position x attention_size) is the
+    largest elementwise operation of a decoding step. The factor 2 is folded into the keys (once
+    per source) and into the projected queries.
+    """
 
     def __init__(self, query_size: int, memory_size: int, attention_size: int) -> None:
         super().__init__()
@@ -44,16 +51,16 @@ class BahdanauAttention(Attention):
         self.energy_layer = nn.Linear(attention_size, 1, bias=False)
 
     def project_keys(self, memory: Tensor) -> Tensor:
-        return self.key_layer(memory)  # (batch, src_len, attention_size)
+        return self.key_layer(memory).mul_(2.0)  # (batch, src_len, attention_size): 2 W_k k
 
     def scores(self, query: Tensor, keys: Tensor) -> Tensor:
-        projected = self.query_layer(query)  # (batch, q_len, attention_size)
+        projected = self.query_layer(query).mul_(2.0)  # (batch, q_len, attention_size)
         if projected.size(1) == 1:
-            energy = torch.tanh(keys + projected)  # (batch, src_len, attention_size)
-            return self.energy_layer(energy).transpose(1, 2)  # (batch, 1, src_len)
+            energy = (keys + projected).sigmoid_()  # (batch, src_len, attention_size)
+            return 2.0 * self.energy_layer(energy).transpose(1, 2)  # (batch, 1, src_len)
         # (batch, q_len, src_len, attention_size) -> (batch, q_len, src_len)
-        energy = torch.tanh(keys.unsqueeze(1) + projected.unsqueeze(2))
-        return self.energy_layer(energy).squeeze(-1)
+        energy = (keys.unsqueeze(1) + projected.unsqueeze(2)).sigmoid_()
+        return 2.0 * self.energy_layer(energy).squeeze(-1)
 
 
 class LuongAttention(Attention):

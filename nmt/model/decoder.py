@@ -30,7 +30,7 @@ class EncoderOutput:
     mask: Tensor  # (batch, src_len), True on real tokens
 
     def select(self, index: Tensor) -> EncoderOutput:
-        """Rows ``index`` (e.g. for beam hypotheses), gathered, never copied per hypothesis."""
+        """Rows ``index`` (the sentences still being searched), gathered."""
         return EncoderOutput(
             self.memory.index_select(0, index),
             self.keys.index_select(0, index),
@@ -104,10 +104,13 @@ class RecurrentDecoder(nn.Module):
     def step(
         self, prev_tokens: Tensor, encoded: EncoderOutput, state: DecoderState
     ) -> tuple[Tensor, Tensor, DecoderState]:
-        """One decoding step from (batch,) previous tokens.
+        """One decoding step from (rows,) previous tokens.
 
-        Returns the attentional vector (batch, hidden), the attention weights (batch, src_len) and
-        the new state.
+        ``encoded`` has one row per sentence and ``rows`` is a multiple of its sentences: beam
+        search keeps each sentence's hypotheses in consecutive rows (sentence-major) and they
+        share the sentence's memory as separate attention queries, so the memory is never copied
+        per hypothesis. Returns the attentional vector (rows, hidden), the attention weights
+        (rows, src_len) and the new state.
         """
         return self._attend_step(self.embed(prev_tokens), encoded, state)
 
@@ -115,11 +118,13 @@ class RecurrentDecoder(nn.Module):
         self, embedded: Tensor, encoded: EncoderOutput, state: DecoderState
     ) -> tuple[Tensor, Tensor, DecoderState]:
         rnn_input = embedded if state.feed is None else torch.cat([embedded, state.feed], dim=-1)
-        output, hidden = self.rnn(rnn_input.unsqueeze(1), state.hidden)  # output (batch, 1, hidden)
-        context, weights = self.attention(output, encoded.keys, encoded.memory, encoded.mask)
-        vector = self._combine(output, context).squeeze(1)  # (batch, hidden)
+        output, hidden = self.rnn(rnn_input.unsqueeze(1), state.hidden)  # output (rows, 1, hidden)
+        rows, sentences = output.size(0), encoded.memory.size(0)
+        query = output.view(sentences, rows // sentences, -1)  # (sentences, rows per sentence, hidden)
+        context, weights = self.attention(query, encoded.keys, encoded.memory, encoded.mask)
+        vector = self._combine(output, context.view(rows, 1, -1)).squeeze(1)  # (rows, hidden)
         feed = vector if self.input_feeding else None
-        return vector, weights.squeeze(1), DecoderState(hidden, feed)
+        return vector, weights.view(rows, -1), DecoderState(hidden, feed)
 
     def _combine(self, hidden: Tensor, context: Tensor) -> Tensor:
         """The attentional vector tanh(W [h; c]), dropout on its input."""
