@@ -7,6 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from nmt.config import TRANSLATION_PRECISIONS
 from nmt.errors import NMTError
 
 Runner = Callable[[argparse.Namespace], int]
@@ -89,6 +90,12 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
         "--batch-size", type=int, help="sentences a batch (default: the translator's)"
     )
     model.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    model.add_argument(
+        "--precision",
+        choices=TRANSLATION_PRECISIONS,
+        default="fp32",
+        help="int8: quantized weights, CPU only, 2-3x faster (default: fp32)",
+    )
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
@@ -133,7 +140,9 @@ def _translate_for_evaluation(args: argparse.Namespace, sources: list[str]) -> l
     """Imported here, not at the top, so that scoring a file never loads torch."""
     from nmt.translator import Translator
 
-    translator = Translator.from_pretrained(args.model, device=args.device)
+    translator = Translator.from_pretrained(
+        args.model, device=args.device, precision=args.precision
+    )
     options = {} if args.batch_size is None else {"batch_size": args.batch_size}
     return translator.translate(sources, beam_size=args.beam_size, **options)
 
@@ -435,6 +444,13 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument(
+        "--precision",
+        choices=TRANSLATION_PRECISIONS,
+        default="fp32",
+        help="int8: int8 weights on the CPU, 2-3x faster, translations differ slightly "
+        "(default: fp32)",
+    )
+    parser.add_argument(
         "--on-invalid-utf8",
         choices=("error", "replace"),
         default="error",
@@ -459,7 +475,9 @@ def _run_translate(args: argparse.Namespace) -> int:
         raise NMTError(f"{args.input}: input file not found")
     if from_file and to_file and Path(args.input).resolve() == Path(args.output).resolve():
         raise NMTError(f"{args.output}: the output file would overwrite the input")
-    translator = Translator.from_pretrained(args.model, args.checkpoint, args.device, args.threads)
+    translator = Translator.from_pretrained(
+        args.model, args.checkpoint, args.device, args.threads, args.precision
+    )
     options = dict(
         beam_size=args.beam_size,
         batch_size=args.batch_size,

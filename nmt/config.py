@@ -131,6 +131,10 @@ class DecodingConfig:
     n_best: int = 1
 
 
+# Weight precisions for translation (nmt.quantization); training precision is training.precision.
+TRANSLATION_PRECISIONS = ("fp32", "int8")
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)

@@ -28,6 +28,7 @@ from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, DecodingConfig, load_config
 from nmt.errors import NMTError
 from nmt.model import Seq2Seq, build_model
+from nmt.quantization import apply_precision
 from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty
 from nmt.tokenizer import PAD_ID, Tokenizer
 
@@ -85,11 +86,14 @@ class Translator:
         checkpoint: str | Path | None = None,
         device: str | torch.device = "cpu",
         threads: int | None = None,
+        precision: str = "fp32",
     ) -> Translator:
         """Load ``model_dir``: ``config.yaml``, the SentencePiece model(s) and ``model.pt``.
 
         ``checkpoint`` (e.g. ``model_dir/checkpoints/step_00010000.pt``) replaces ``model.pt``.
-        ``threads`` sets ``torch.set_num_threads`` for the whole process.
+        ``threads`` sets ``torch.set_num_threads`` for the whole process. ``precision="int8"``
+        translates with int8 weights on the CPU (:mod:`nmt.quantization`): 2-3x faster, with
+        slightly different translations (BLEU within a few tenths in ``docs/results.md``).
         """
         model_dir = Path(model_dir)
         if not model_dir.is_dir():
@@ -104,8 +108,12 @@ class Translator:
         config = load_config(model_dir / CONFIG_FILE)
         tokenizer = Tokenizer.load(model_dir)
         path = Path(checkpoint) if checkpoint is not None else model_dir / WEIGHTS_FILE
-        model = _load_model(path, config, tokenizer)
-        return cls(model.eval(), tokenizer, config, device)
+        model = _load_model(path, config, tokenizer).eval()
+        try:
+            model = apply_precision(model, precision, torch.device(device))
+        except ValueError as error:
+            raise NMTError(str(error)) from None
+        return cls(model, tokenizer, config, device)
 
     def translate(
         self,

@@ -134,8 +134,11 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
     from nmt.data import read_lines
     from nmt.translator import Translator
 
-    translator = Translator.from_pretrained(args.model_dir, threads=args.threads)
+    translator = Translator.from_pretrained(
+        args.model_dir, threads=args.threads, precision=args.precision
+    )
     lines = read_lines(args.src)[: args.sentences]
+    references = read_lines(args.ref)[: args.sentences] if args.ref else None
     results = {}
     for beam in args.beam_sizes:
         translator.translate(lines[: args.batch_size], beam_size=beam, batch_size=args.batch_size)
@@ -164,12 +167,18 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
             **{key: statistics.median(w[key] for w in windows) for key in windows[0]},
             "per_window_output_tok_s": [round(w["output_tok_s"]) for w in windows],
         }
+        if references is not None:
+            from nmt.evaluation import compute_scores
+
+            best = [n_best[0].text for n_best in outputs]
+            results[f"beam{beam}"]["bleu"] = compute_scores(best, [references], ["bleu"])[0].score
     return {
         "benchmark": "translate",
         "model_dir": str(args.model_dir),
         "sentences": len(lines),
         "batch_size": args.batch_size,
         "threads": args.threads,
+        "precision": args.precision,
         **results,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -216,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--length-penalty", type=float, default=1.0)
     translate.add_argument("--repeats", type=int, default=3)
     translate.add_argument("--threads", type=int, default=2)
+    translate.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    translate.add_argument("--ref", help="references of --src: adds the BLEU of the outputs")
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
