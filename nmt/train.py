@@ -115,6 +115,7 @@ class Trainer:
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
         self.progress = Progress()
+        self.validated_step = -1  # step of the last validation; checkpoints are written at them
         if resume:
             self._resume()
         if process.is_main:
@@ -194,6 +195,7 @@ class Trainer:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**state["progress"])
+        self.validated_step = self.progress.step
         position = state["sampler"]
         # the position is saved in global batches so that the number of processes may change
         self.epoch = position["epoch"]
@@ -216,10 +218,12 @@ class Trainer:
             unit="step",
         )
         metrics: dict[str, Any] = {}
-        validated_at = -1
+        validated_at = self.validated_step
         window = _Window()
         clock = time.monotonic()
-        for batches in self._updates():
+        # a resumed run may be finished already: then no extra step, validation or checkpoint
+        finished = self._time_is_up() or self._should_stop()
+        for batches in () if finished else self._updates():
             if cfg.max_steps and self.progress.step >= cfg.max_steps:
                 break
             loss, tokens, correct = self._update(batches)

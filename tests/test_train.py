@@ -89,6 +89,24 @@ def test_resume_continues_bitwise_identically(corpus, tmp_path: Path) -> None:
     assert "resume" in events
 
 
+def test_resuming_a_finished_run_changes_nothing(corpus, tmp_path: Path) -> None:
+    """A rerun of a finished recipe stage: no extra step, validation or best-list entry."""
+    model_dir = tmp_path / "finished"
+    train(make_config(corpus, model_dir, max_steps=6))
+    log_lines = (model_dir / "train_log.jsonl").read_text().splitlines()
+    checkpoints = list_step_checkpoints(model_dir / "checkpoints")
+    before = load_checkpoint(checkpoints[-1][1])
+    train(make_config(corpus, model_dir, max_steps=6), resume=True)
+    after = load_checkpoint(list_step_checkpoints(model_dir / "checkpoints")[-1][1])
+    assert list_step_checkpoints(model_dir / "checkpoints") == checkpoints
+    assert after["progress"] == before["progress"]  # same step, same best list
+    new_events = [
+        json.loads(line)["event"]
+        for line in (model_dir / "train_log.jsonl").read_text().splitlines()[len(log_lines) :]
+    ]
+    assert "valid" not in new_events and "train" not in new_events
+
+
 def test_resume_spans_an_epoch_boundary(corpus, tmp_path: Path) -> None:
     """Epochs here are a handful of batches, so 30 steps cross several of them."""
     straight, interrupted = tmp_path / "a", tmp_path / "b"

@@ -14,6 +14,8 @@ OUT="${OUT:-exp/reference}"
 STEPS="${STEPS:-2000}"
 THREADS="${THREADS:-2}"
 PEERS_DATA="${PEERS_DATA:-}"
+TRAIN_PRECISIONS="${TRAIN_PRECISIONS:-fp32 bf16}"         # training benchmarks (empty: none)
+TRANSLATE_PRECISIONS="${TRANSLATE_PRECISIONS:-fp32 int8}"  # decoding benchmarks
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS="$THREADS"
 mkdir -p "$OUT"
 
@@ -27,7 +29,7 @@ if [ ! -f "$OUT/model/model.pt" ] || [ "${RETRAIN:-0}" = 1 ]; then
     --set "training.threads=$THREADS" --set training.precision=bf16 2> "$OUT/train.stderr"
 fi
 
-for precision in fp32 bf16; do
+for precision in $TRAIN_PRECISIONS; do
   for variant in input_feeding fused; do
     fused=false; [ "$variant" = fused ] && fused=true
     python tools/benchmark.py --json "$OUT/bench_train_${variant}_$precision.json" train \
@@ -37,8 +39,15 @@ for precision in fp32 bf16; do
   done
 done
 
-if [ -n "$PEERS_DATA" ]; then test_src="$PEERS_DATA/test.raw.src"; else
-  test_src="$OUT/test500.en"; head -n 500 "$DATA_DIR/tatoeba/test.en" > "$test_src"; fi
-python tools/benchmark.py --json "$OUT/bench_translate.json" translate \
-  -m "$OUT/model" --src "$test_src" --sentences 500 --batch-size 64 --beam-sizes 1 5 \
-  --max-len 100 --length-penalty 1.0 --threads "$THREADS"
+if [ -n "$PEERS_DATA" ]; then
+  test_src="$PEERS_DATA/test.raw.src"; test_ref="$PEERS_DATA/test.raw.tgt"
+else
+  test_src="$OUT/test500.en"; head -n 500 "$DATA_DIR/tatoeba/test.en" > "$test_src"
+  test_ref="$OUT/test500.es"; head -n 500 "$DATA_DIR/tatoeba/test.es" > "$test_ref"
+fi
+for precision in $TRANSLATE_PRECISIONS; do
+  python tools/benchmark.py --json "$OUT/bench_translate_$precision.json" translate \
+    -m "$OUT/model" --src "$test_src" --ref "$test_ref" --sentences 500 --batch-size 64 \
+    --beam-sizes 1 5 --max-len 100 --length-penalty 1.0 --threads "$THREADS" \
+    --precision "$precision"
+done
