@@ -252,6 +252,14 @@ def _add_spm_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--user-defined-symbols", nargs="+", metavar="SYMBOL", help="pieces never split"
     )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value, e.g. --set tokenizer.vocab_size=16000 (repeatable)",
+    )
 
 
 def _run_spm_train(args: argparse.Namespace) -> int:
@@ -261,7 +269,7 @@ def _run_spm_train(args: argparse.Namespace) -> int:
     from nmt.config import load_config
     from nmt.tokenizer import train_tokenizer
 
-    config = load_config(args.config)
+    config = load_config(args.config, args.overrides)
     changes = {
         "vocab_size": args.vocab_size,
         "model_type": args.model_type,

@@ -385,3 +385,68 @@ def test_download_drops_training_pairs_that_share_a_side_with_an_evaluation_set(
     assert (out / "valid.en").read_text().splitlines() == ["good night.", "wmt/newstest2011"]
     train = out / manifest["sets"]["tatoeba/train"]["files"]["es"]
     assert gzip.decompress(train.read_bytes()).decode() == "Veo un perro.\n"
+
+
+def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
+    tmp_path: Path,
+) -> None:
+    if not (DATA_DIR / "tatoeba").is_dir():
+        pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
+    environment = {
+        **os.environ,
+        "PYTHON": sys.executable,
+        "CONFIG": str(RECIPE / "conf" / "tiny.yaml"),
+        "OUT": str(tmp_path),
+        "MINUTES": "0.1",
+        "MAX_TRAIN_PAIRS": "2000",
+        "MAX_EVAL_LINES": str(EVAL_LINES),
+        "VALID_LINES": str(EVAL_LINES),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+    }
+    result = subprocess.run(
+        ["bash", str(RECIPE / "ablations.sh"), "--data-dir", str(DATA_DIR), "baseline", "fused"],
+        capture_output=True,
+        text=True,
+        env=environment,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    out = tmp_path / "en-es"
+    baseline, fused = out / "baseline" / "model", out / "fused" / "model"
+    assert (baseline / "spm.model").read_bytes() == (fused / "spm.model").read_bytes()
+    assert "fused_decoder: true" in (fused / "config.yaml").read_text()
+    assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
+    rows = [line for line in (out / "ablations.md").read_text().splitlines() if line[:2] == "| "]
+    assert [row.split("|")[1].strip() for row in rows[1:]] == ["baseline", "fused"]
+    for row in rows[1:]:
+        steps, bleu = row.split("|")[3:5]
+        assert int(steps.replace(",", "")) > 0 and 0.0 <= float(bleu) <= 100.0
+
+
+def test_spm_train_takes_config_overrides(tmp_path: Path) -> None:
+    source = DATA_DIR / "tatoeba" / "dev.en"
+    if not source.is_file():
+        pytest.skip(f"{source} not found (set NMT_DATA_DIR to the shared en-es data)")
+    text = tmp_path / "text.txt"
+    lines = source.read_text(encoding="utf-8").splitlines()[:500]
+    text.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    from nmt.cli import main
+    from nmt.tokenizer import Tokenizer
+
+    code = main(
+        [
+            "spm-train",
+            "--src",
+            str(text),
+            "--tgt",
+            str(text),
+            "-o",
+            str(tmp_path / "spm"),
+            "--set",
+            "tokenizer.vocab_size=321",
+        ]
+    )
+    assert code == 0
+    assert Tokenizer.load(tmp_path / "spm").src_vocab_size == 321

@@ -162,7 +162,8 @@ stage_spm() {
   fi
   mapfile -t src < <(train_files "$SRC")
   mapfile -t tgt < <(train_files "$TGT")
-  "$PYTHON" -m nmt spm-train -c "$CONFIG" --src "${src[@]}" --tgt "${tgt[@]}" -o "$MODEL"
+  "$PYTHON" -m nmt spm-train -c "$CONFIG" --src "${src[@]}" --tgt "${tgt[@]}" -o "$MODEL" \
+    "${SETS[@]}"
 }
 
 stage_train() {

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Ablations of the CPU recipe: short trainings that differ from conf/cpu.yaml in one setting each,
+# all with the same time budget, compared by validation BLEU at the end (BLEU per CPU hour).
+# These are the measurements that pick the CPU config's model size, vocabulary, decoder variant,
+# batch size, dropout and learning rate; recipes/en_es/README.md quotes their table.
+#
+#   recipes/en_es/ablations.sh --data-dir ../shared/data/en-es               # all, 30 min each
+#   MINUTES=10 recipes/en_es/ablations.sh --data-dir DIR baseline fused       # some, shorter
+#   OUT=exp/ablations recipes/en_es/ablations.sh --data-dir DIR --direction es-en
+#
+# Each ablation is a recipe experiment (stages 0-2) in $OUT/<name>; the ones that keep the
+# vocabulary reuse the baseline's data, SentencePiece model and tokenized cache. Finished ablations
+# are skipped, so a stopped run continues where it was. The table goes to $OUT/ablations.md.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+RUN=$ROOT/recipes/en_es/run.sh
+OUT=${OUT:-exp/en_es/ablations}
+MINUTES=${MINUTES:-30}
+PYTHON=${PYTHON:-python}
+DIRECTION=en-es
+DATA_ARGS=()
+NAMES=()
+
+# name -> --set overrides (space-separated SECTION.KEY=VALUE); baseline = conf/cpu.yaml as it is
+declare -A ABLATION=(
+  [baseline]=""
+  [fused]="model.fused_decoder=true"
+  [dropout0.1]="model.dropout=0.1"
+  [lr2e-3]="training.lr=2e-3"
+  [tokens6000]="training.max_tokens=6000"
+  [vocab16k]="tokenizer.vocab_size=16000"
+  [decoder256]="model.decoder_hidden=256"
+)
+ORDER=(baseline fused dropout0.1 lr2e-3 tokens6000 vocab16k decoder256)
+
+while (($#)); do
+  case $1 in
+    --data-dir) DATA_ARGS=(--data-dir "$2"); shift 2 ;;
+    --direction) DIRECTION=$2; shift 2 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
+    *)
+      [[ -v ABLATION[$1] ]] || { echo "ablations.sh: unknown ablation '$1' (${ORDER[*]})" >&2; exit 2; }
+      NAMES+=("$1"); shift ;;
+  esac
+done
+((${#NAMES[@]})) || NAMES=("${ORDER[@]}")
+OUT=$OUT/$DIRECTION
+mkdir -p "$OUT"
+
+# share_prepared NAME: give an ablation that keeps the vocabulary the baseline's stages 0 and 1
+share_prepared() {
+  local from=$OUT/baseline to=$OUT/$1
+  [[ -e $from/done/1.spm && ! -e $to/done/1.spm ]] || return 0
+  mkdir -p "$to/model" "$to/done"
+  cp -r "$from/data" "$to/"
+  if [[ -d $from/cache ]]; then cp -rl "$from/cache" "$to/"; fi  # hard links: read only
+  cp "$from"/model/spm*.model "$to/model/"
+  cp "$from/done/0.data" "$from/done/1.spm" "$to/done/"
+}
+
+# the baseline's stages 0-1: the data and vocabulary that every ablation but vocab16k shares
+"$RUN" --direction "$DIRECTION" --exp "$OUT/baseline" --stop-stage 1 "${DATA_ARGS[@]}"
+for name in "${NAMES[@]}"; do
+  [[ $name == baseline || $name == vocab16k ]] || share_prepared "$name"
+  sets=(--set "training.max_minutes=$MINUTES")
+  for setting in ${ABLATION[$name]}; do sets+=(--set "$setting"); done
+  echo "[$(date +%H:%M:%S)] ablation $name: ${ABLATION[$name]:-conf/cpu.yaml}, $MINUTES min"
+  "$RUN" --direction "$DIRECTION" --exp "$OUT/$name" --stop-stage 2 "${DATA_ARGS[@]}" "${sets[@]}"
+done
+
+"$PYTHON" - "$OUT" "$MINUTES" "${NAMES[@]}" <<'EOF' | tee "$OUT/ablations.md"
+import json, sys
+from pathlib import Path
+
+out, minutes, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
+print(f"Validation BLEU / chrF (greedy) after {minutes} minutes of training, {out.name}:\n")
+print("| ablation | settings | steps | final BLEU | final chrF | best BLEU | src+tgt tok/s |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for name in names:
+    log = out / name / "model" / "train_log.jsonl"
+    if not log.is_file():
+        print(f"| {name} | (not run) | | | | | |")
+        continue
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    valid = [r for r in records if r.get("event") == "valid"]
+    train = [r for r in records if r.get("event") == "train"]
+    speed = sorted(r["src_tgt_tok_s"] for r in train)[len(train) // 2] if train else 0
+    settings = {
+        "baseline": "conf/cpu.yaml", "fused": "fused decoder", "dropout0.1": "dropout 0.1",
+        "lr2e-3": "lr 2e-3", "tokens6000": "6,000-token batches", "vocab16k": "16k pieces",
+        "decoder256": "decoder 256",
+    }.get(name, name)
+    last, best = valid[-1], max(valid, key=lambda r: r["bleu"])
+    print(
+        f"| {name} | {settings} | {last['step']:,} | {last['bleu']:.2f} | {last['chrf']:.2f} "
+        f"| {best['bleu']:.2f} | {speed:,.0f} |"
+    )
+EOF
