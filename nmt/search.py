@@ -181,7 +181,7 @@ def _beam_search(
         _block_specials(log_probs)
         _force_eos(log_probs, (t >= limit).repeat_interleave(k))
         active, vocab = scores.size(0), log_probs.size(1)
-        candidates = (scores.view(-1, 1) + log_probs).view(active, k * vocab)
+        candidates = log_probs.add_(scores.view(-1, 1)).view(active, k * vocab)  # in place
         # 2k candidates: at most k of them end in EOS (one EOS per beam), so k others continue
         top_scores, top_ids = candidates.topk(min(2 * k, k * vocab), dim=1)  # (active, 2k)
         origin = top_ids // vocab  # (active, 2k) beam each candidate extends

@@ -288,8 +288,8 @@ def test_model_path_translates_the_source_then_scores_it(
 
     class EchoTranslator:
         @classmethod
-        def from_pretrained(cls, model_dir: str, device: str) -> EchoTranslator:
-            calls.append(("load", model_dir, device))
+        def from_pretrained(cls, model_dir: str, device: str, precision: str) -> EchoTranslator:
+            calls.append(("load", model_dir, device, precision))
             return cls()
 
         def translate(self, lines: list[str], beam_size: int, batch_size: int) -> list[str]:
@@ -303,7 +303,7 @@ def test_model_path_translates_the_source_then_scores_it(
             "bleu", "--beam-size", "3", "--batch-size", "16", "--json"]  # fmt: skip
     assert main(argv) == 0
     assert calls == [
-        ("load", "model-dir", "cpu"),
+        ("load", "model-dir", "cpu", "fp32"),
         ("translate", ["the cat sleeps", "hello"], 3, 16),
     ]
     (record,) = json.loads(capsys.readouterr().out)
