@@ -157,3 +157,52 @@ def test_fused_cross_entropy_equals_torch(smoothing: float) -> None:
     torch.testing.assert_close(loss, expected)
     torch.testing.assert_close(grad, expected_grad)
     assert int(correct) == int((logits.argmax(-1) == gold).sum())
+
+
+def test_fused_cross_entropy_survives_an_underflowing_gold_probability() -> None:
+    """A gold logit 200 below the best one has probability 0 in fp32: the loss stays exact."""
+    logits = torch.zeros(3, 10)
+    logits[0, 1] = 200.0
+    gold = torch.tensor([0, 2, 3])
+    loss, _ = smoothed_cross_entropy(logits.requires_grad_(), gold, 0.1)
+    expected = torch.nn.functional.cross_entropy(
+        logits.double(), gold, label_smoothing=0.1, reduction="sum"
+    )
+    assert torch.isfinite(loss)
+    torch.testing.assert_close(loss.double(), expected)
+
+
+def test_fused_cross_entropy_on_bf16_logits_matches_fp32() -> None:
+    generator = torch.Generator().manual_seed(1)
+    logits = torch.randn(64, 300, generator=generator).bfloat16()
+    gold = torch.randint(0, 300, (64,), generator=generator)
+    half = logits.clone().requires_grad_()
+    full = logits.float().requires_grad_()
+    loss_half, _ = smoothed_cross_entropy(half, gold, 0.1)
+    loss_full, _ = smoothed_cross_entropy(full, gold, 0.1)
+    loss_half.backward()
+    loss_full.backward()
+    assert half.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(loss_half, loss_full)
+    torch.testing.assert_close(half.grad.float(), full.grad, atol=2e-3, rtol=1e-2)
+
+
+def test_dropout_zeroes_a_share_p_scales_the_rest_and_keeps_the_dtype() -> None:
+    from nmt.model.dropout import Dropout
+
+    dropout = Dropout(0.25)
+    torch.manual_seed(0)
+    for dtype in (torch.float32, torch.bfloat16):
+        x = torch.ones(400, 500, dtype=dtype, requires_grad=True)
+        y = dropout(x)
+        assert y.dtype == dtype
+        dropped = (y == 0).float().mean().item()
+        assert abs(dropped - 0.25) < 0.01
+        assert torch.all((y == 0) | (y.float() - 1 / 0.75).abs().lt(1e-2))
+        y.sum().backward()
+        assert torch.equal(x.grad == 0, y == 0)  # the gradient flows through the kept ones only
+    dropout.eval()
+    x = torch.randn(3, 4)
+    assert dropout(x) is x
+    with pytest.raises(ValueError, match="dropout"):
+        Dropout(1.0)

@@ -19,6 +19,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.model.attention import build_attention
 from nmt.model.cells import RecurrentState, make_rnn
+from nmt.model.dropout import Dropout
 
 
 @dataclass
@@ -70,7 +71,7 @@ class RecurrentDecoder(nn.Module):
         self.input_feeding = input_feeding
         self.hidden_size = hidden_size
         self.embed = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         rnn_input = emb_size + (hidden_size if input_feeding else 0)
         self.rnn = make_rnn(cell, rnn_input, hidden_size, num_layers, dropout)
         self.attention = build_attention(attention, hidden_size, memory_size)

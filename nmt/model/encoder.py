@@ -7,6 +7,7 @@ from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.model.cells import RecurrentState, make_rnn
+from nmt.model.dropout import Dropout
 
 
 class RecurrentEncoder(nn.Module):
@@ -23,7 +24,7 @@ class RecurrentEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.embed = nn.Embedding(vocab_size, emb_size, padding_idx=pad_id)
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)
         self.rnn = make_rnn(cell, emb_size, hidden_size, num_layers, dropout, bidirectional)
         self.num_directions = 2 if bidirectional else 1
         self.output_size = hidden_size * self.num_directions

