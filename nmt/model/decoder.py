@@ -121,9 +121,8 @@ class RecurrentDecoder(nn.Module):
         rnn_input = embedded if state.feed is None else torch.cat([embedded, state.feed], dim=-1)
         output, hidden = self.rnn(rnn_input.unsqueeze(1), state.hidden)  # output (rows, 1, hidden)
         rows, sentences = output.size(0), encoded.memory.size(0)
-        query = output.view(
-            sentences, rows // sentences, -1
-        )  # (sentences, rows per sentence, hidden)
+        # (sentences, rows per sentence, hidden): a sentence's beams query its memory together
+        query = output.view(sentences, rows // sentences, -1)
         context, weights = self.attention(query, encoded.keys, encoded.memory, encoded.mask)
         vector = self._combine(output, context.view(rows, 1, -1)).squeeze(1)  # (rows, hidden)
         feed = vector if self.input_feeding else None
