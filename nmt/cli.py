@@ -33,6 +33,18 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
+    """``--set SECTION.KEY=VALUE`` (repeatable), collected in ``args.overrides``."""
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help=f"override one config value, e.g. --set {example} (repeatable)",
+    )
+
+
 # ---- commands (each section is owned by the module it wraps) ------------------------------------
 
 
@@ -252,14 +264,7 @@ def _add_spm_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--user-defined-symbols", nargs="+", metavar="SYMBOL", help="pieces never split"
     )
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override a config value, e.g. --set tokenizer.vocab_size=16000 (repeatable)",
-    )
+    _add_overrides(parser, "tokenizer.vocab_size=16000")
 
 
 def _run_spm_train(args: argparse.Namespace) -> int:
@@ -309,9 +314,7 @@ def _add_prepare_data(parser: argparse.ArgumentParser) -> None:
         help="directory with the SentencePiece model(s) (default: training.model_dir)",
     )
     parser.add_argument("--split", choices=("train", "dev"), default="train")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="config override"
-    )
+    _add_overrides(parser, "data.max_len=100")
 
 
 def _run_prepare_data(args: argparse.Namespace) -> int:
@@ -321,7 +324,7 @@ def _run_prepare_data(args: argparse.Namespace) -> int:
     from nmt.data import prepare_dataset
     from nmt.tokenizer import Tokenizer
 
-    config = load_config(args.config, args.set)
+    config = load_config(args.config, args.overrides)
     tokenizer = Tokenizer.load(args.tokenizer or config.training.model_dir)
     start = time.perf_counter()
     dataset, report = prepare_dataset(config.data, tokenizer, args.split)
@@ -353,14 +356,7 @@ _COMMANDS.append(
 
 def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML config (see recipes/en_es/conf/ for examples)")
-    parser.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="SECTION.KEY=VALUE",
-        help="override one config value, e.g. --set training.lr=5e-4 (repeatable)",
-    )
+    _add_overrides(parser, "training.lr=5e-4")
     parser.add_argument(
         "--resume",
         action="store_true",
