@@ -22,6 +22,8 @@ from pathlib import Path
 
 import torch
 
+from nmt.config import TRANSLATION_PRECISIONS
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -225,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--length-penalty", type=float, default=1.0)
     translate.add_argument("--repeats", type=int, default=3)
     translate.add_argument("--threads", type=int, default=2)
-    translate.add_argument("--precision", choices=("fp32", "int8"), default="fp32")
+    translate.add_argument("--precision", choices=TRANSLATION_PRECISIONS, default="fp32")
     translate.add_argument("--ref", help="references of --src: adds the BLEU of the outputs")
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
