@@ -63,5 +63,12 @@ def barrier(process: Process) -> None:
 
 
 def shutdown(process: Process) -> None:
+    """Leave the process group once every rank is done with it.
+
+    The barrier keeps a fast rank from tearing down its gloo connections while another still
+    waits on a collective; destroying a group under live communication can abort the process
+    ("terminate called without an active exception").
+    """
     if process.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()

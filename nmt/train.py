@@ -71,10 +71,11 @@ class Progress:
 def train(config: Config, resume: bool = False) -> dict[str, Any]:
     """Train the model described by ``config``; returns the last validation's metrics."""
     process, device = init_process(config.training.device)
-    try:
-        return Trainer(config, process, device, resume).run()
-    finally:
-        shutdown(process)
+    metrics = Trainer(config, process, device, resume).run()
+    # the trainer (and its DDP reducer) is gone before the process group goes; a rank that
+    # raised skips this and exits, and torchrun stops the others
+    shutdown(process)
+    return metrics
 
 
 class Trainer:

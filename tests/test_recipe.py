@@ -405,7 +405,16 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
         "HF_DATASETS_OFFLINE": "1",
     }
     result = subprocess.run(
-        ["bash", str(RECIPE / "ablations.sh"), "--data-dir", str(DATA_DIR), "baseline", "fused"],
+        [
+            "bash",
+            str(RECIPE / "ablations.sh"),
+            "--data-dir",
+            str(DATA_DIR),
+            "--set",
+            "training.log_every=7",
+            "baseline",
+            "fused",
+        ],
         capture_output=True,
         text=True,
         env=environment,
@@ -418,7 +427,11 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     assert (baseline / "spm.model").read_bytes() == (fused / "spm.model").read_bytes()
     assert "fused_decoder: true" in (fused / "config.yaml").read_text()
     assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
-    rows = [line for line in (out / "ablations.md").read_text().splitlines() if line[:2] == "| "]
+    for model in baseline, fused:  # the common --set reaches every ablation
+        assert "log_every: 7" in (model / "config.yaml").read_text()
+    table = (out / "ablations.md").read_text()
+    assert "every run with training.log_every=7" in table
+    rows = [line for line in table.splitlines() if line[:2] == "| "]
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["baseline", "fused"]
     for row in rows[2:]:
         steps, bleu = row.split("|")[3:5]

@@ -7,6 +7,11 @@
 #   recipes/en_es/ablations.sh --data-dir ../shared/data/en-es               # all, 30 min each
 #   MINUTES=10 recipes/en_es/ablations.sh --data-dir DIR baseline fused       # some, shorter
 #   OUT=exp/ablations recipes/en_es/ablations.sh --data-dir DIR --direction es-en
+#   recipes/en_es/ablations.sh --data-dir DIR --set training.threads=1 baseline fused
+#
+# --set KEY=VALUE applies to every ablation, the baseline included: two instances with
+# training.threads=1 and different ablation names share 2 cores evenly (start the second once the
+# first has finished the baseline's stages 0-1).
 #
 # Each ablation is a recipe experiment (stages 0-2) in $OUT/<name>; the ones that keep the
 # vocabulary reuse the baseline's data, SentencePiece model and tokenized cache. Finished ablations
@@ -20,6 +25,7 @@ MINUTES=${MINUTES:-30}
 PYTHON=${PYTHON:-python}
 DIRECTION=en-es
 DATA_ARGS=()
+COMMON_SETS=()
 NAMES=()
 
 # name -> --set overrides (space-separated SECTION.KEY=VALUE); baseline = conf/cpu.yaml as it is
@@ -38,6 +44,7 @@ while (($#)); do
   case $1 in
     --data-dir) DATA_ARGS=(--data-dir "$2"); shift 2 ;;
     --direction) DIRECTION=$2; shift 2 ;;
+    --set) COMMON_SETS+=(--set "$2"); shift 2 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *)
       [[ -v ABLATION[$1] ]] || { echo "ablations.sh: unknown ablation '$1' (${ORDER[*]})" >&2; exit 2; }
@@ -60,21 +67,24 @@ share_prepared() {
 }
 
 # the baseline's stages 0-1: the data and vocabulary that every ablation but vocab16k shares
-"$RUN" --direction "$DIRECTION" --exp "$OUT/baseline" --stop-stage 1 "${DATA_ARGS[@]}"
+"$RUN" --direction "$DIRECTION" --exp "$OUT/baseline" --stop-stage 1 "${DATA_ARGS[@]}" \
+  "${COMMON_SETS[@]}"
 for name in "${NAMES[@]}"; do
   [[ $name == baseline || $name == vocab16k ]] || share_prepared "$name"
-  sets=(--set "training.max_minutes=$MINUTES")
+  sets=("${COMMON_SETS[@]}" --set "training.max_minutes=$MINUTES")
   for setting in ${ABLATION[$name]}; do sets+=(--set "$setting"); done
   echo "[$(date +%H:%M:%S)] ablation $name: ${ABLATION[$name]:-conf/cpu.yaml}, $MINUTES min"
   "$RUN" --direction "$DIRECTION" --exp "$OUT/$name" --stop-stage 2 "${DATA_ARGS[@]}" "${sets[@]}"
 done
 
-"$PYTHON" - "$OUT" "$MINUTES" "${NAMES[@]}" <<'EOF' | tee "$OUT/ablations.md"
+"$PYTHON" - "$OUT" "$MINUTES" "${COMMON_SETS[*]:-}" "${NAMES[@]}" <<'EOF' | tee "$OUT/ablations.md"
 import json, sys
 from pathlib import Path
 
-out, minutes, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3:]
-print(f"Validation BLEU / chrF (greedy) after {minutes} minutes of training, {out.name}:\n")
+out, minutes, common, names = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+common = common.replace("--set ", "")
+print(f"Validation BLEU / chrF (greedy) after {minutes} minutes of training, {out.name}", end="")
+print(f", every run with {common}:\n" if common else ":\n")
 print("| ablation | settings | steps | final BLEU | final chrF | best BLEU | src+tgt tok/s |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
 for name in names:
