@@ -46,12 +46,14 @@ def _read_json(path: Path) -> Any:
         raise ResultsError(f"{path}: not valid JSON: {error}") from None
 
 
-def training_summary(log_path: Path) -> dict[str, Any]:
+def training_summary(log_path: Path, checkpoint_dir: Path | None = None) -> dict[str, Any]:
     """Steps, time and throughput of the training run(s) logged in ``log_path``.
 
-    Each start of the trainer (first run or resume) begins with a ``data`` record; the training
-    time is the sum over those sessions of the time from their first to their last record, so the
-    gap of an interrupted run is not counted. Throughput is the median of the logged windows.
+    The training time is the trainer's own clock saved in the newest step checkpoint of
+    ``checkpoint_dir`` (summed over resumes, without the steps an interrupted run redid). Without
+    one it is estimated from the log: each start of the trainer (first run or resume) begins with
+    a ``data`` record, and the time from its first to its last record is summed over those
+    sessions. Throughput is the median of the logged windows.
     """
     sessions: list[list[dict]] = []
     with open(log_path, encoding="utf-8") as handle:
@@ -70,7 +72,8 @@ def training_summary(log_path: Path) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "steps": max(steps, default=0),
         "epochs": train[-1]["epoch"] if train else None,
-        "seconds": round(sum(s[-1]["time"] - s[0]["time"] for s in sessions if s), 1),
+        "seconds": _trainer_seconds(checkpoint_dir)
+        or round(sum(s[-1]["time"] - s[0]["time"] for s in sessions if s), 1),
         "sessions": len(sessions),
         "tgt_tok_s": round(statistics.median(r["tgt_tok_s"] for r in train)) if train else None,
         "src_tgt_tok_s": (
@@ -83,6 +86,16 @@ def training_summary(log_path: Path) -> dict[str, Any]:
         summary["best_valid_bleu"] = round(best["bleu"], 2)
         summary["best_valid_step"] = best["step"]
     return summary
+
+
+def _trainer_seconds(checkpoint_dir: Path | None) -> float | None:
+    from nmt.checkpoint import load_latest_checkpoint
+
+    found = load_latest_checkpoint(checkpoint_dir) if checkpoint_dir else None
+    if found is None:
+        return None
+    seconds = found[1].get("progress", {}).get("train_seconds")
+    return round(seconds, 1) if seconds else None
 
 
 def weights_summary(path: Path) -> dict[str, Any]:
@@ -149,7 +162,9 @@ def summarise(exp: Path) -> dict[str, Any]:
             "train": {n: manifest["sets"][n]["lines"] for n in manifest["train"]},
             "valid": manifest["valid"],
         },
-        "training": training_summary(exp / "model" / "train_log.jsonl"),
+        "training": training_summary(
+            exp / "model" / "train_log.jsonl", exp / "model" / "checkpoints"
+        ),
         "weights": weights_summary(exp / "model" / "averaged.pt"),
         "scores": scores,
         "stage_seconds": {name: times[name] for name in STAGES if name in times},
@@ -176,6 +191,21 @@ def machine_description() -> dict[str, Any]:
 
 
 # ---- formatting -------------------------------------------------------------------------------
+
+
+def _epochs_done(epochs: int | None) -> str:
+    if not epochs:
+        return ""
+    return f" ({epochs} epoch{'s' if epochs > 1 else ''} done)"
+
+
+def _stage_time(summary: dict[str, Any], name: str) -> str:
+    """A stage's wall time; a resumed training stage records only its last session."""
+    text = duration(summary["stage_seconds"].get(name))
+    sessions = summary["training"]["sessions"]
+    if name == "train" and name in summary["stage_seconds"] and sessions > 1:
+        text += f" (last of {sessions} sessions)"
+    return text
 
 
 def duration(seconds: float | None) -> str:
@@ -252,7 +282,7 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
                 s["direction"],
                 f"`{s['experiment']}`",
                 f"{w['parameters'] / 1e6:.1f} M",
-                f"{t['steps']:,}" + (f" ({t['epochs']} epochs done)" if t["epochs"] else ""),
+                f"{t['steps']:,}" + _epochs_done(t["epochs"]),
                 duration(t["seconds"]),
                 "–" if t["tgt_tok_s"] is None else f"{t['tgt_tok_s']:,}",
                 "–" if t["src_tgt_tok_s"] is None else f"{t['src_tgt_tok_s']:,}",
@@ -277,7 +307,7 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
     )
     lines.append("")
     stage_rows = [
-        [f"{i} {name}", *(duration(s["stage_seconds"].get(name)) for s in summaries)]
+        [f"{i} {name}", *(_stage_time(s, name) for s in summaries)]
         for i, name in enumerate(STAGES)
         if any(name in s["stage_seconds"] for s in summaries)
     ]
