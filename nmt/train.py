@@ -13,6 +13,7 @@ A model directory holds everything needed to continue or to translate::
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import math
 import random
@@ -72,8 +73,9 @@ def train(config: Config, resume: bool = False) -> dict[str, Any]:
     """Train the model described by ``config``; returns the last validation's metrics."""
     process, device = init_process(config.training.device)
     metrics = Trainer(config, process, device, resume).run()
-    # the trainer (and its DDP reducer) is gone before the process group goes; a rank that
-    # raised skips this and exits, and torchrun stops the others
+    # free the trainer and its DDP reducer (reference cycles too) while the process group still
+    # exists; a rank that raised skips this and exits, and torchrun stops the others
+    gc.collect()
     shutdown(process)
     return metrics
 
