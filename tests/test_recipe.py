@@ -169,6 +169,10 @@ def test_training_stage_resumes_from_the_last_checkpoint(tiny_run_es_en: Path) -
     assert [r["step"] for r in records if r["event"] == "valid"] == [10, 20]
     (summary,) = json.loads((tiny_run_es_en / "results.json").read_text())
     assert summary["training"]["sessions"] == 2
+    # the training time is the trainer's clock, summed over both sessions
+    last = load_checkpoint(list_step_checkpoints(tiny_run_es_en / "model" / "checkpoints")[-1][1])
+    assert summary["training"]["seconds"] == round(last["progress"]["train_seconds"], 1) > 0
+    assert "(last of 2 sessions)" in (tiny_run_es_en / "results.md").read_text()
 
 
 def test_readme_table_holds_both_directions(
