@@ -24,6 +24,7 @@ RECIPE = ROOT / "recipes" / "en_es"
 STAGES = ("0.data", "1.spm", "2.train", "3.average", "4.translate", "5.score", "6.results")
 TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
 EVAL_LINES = 30
+TUNED_VALID_LINES = 20
 
 
 def has_matplotlib() -> bool:
@@ -77,7 +78,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not (DATA_DIR / "tatoeba").is_dir():
         pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
     exp = tmp_path_factory.mktemp("recipe") / "tiny.en-es"
-    run_recipe(exp)
+    # validation takes 20 lines of each validation set; stage 4 tunes on the other 10
+    run_recipe(exp, VALID_LINES=str(TUNED_VALID_LINES), TUNE_ALPHAS="0.5 1.5")
     return exp
 
 
@@ -149,6 +151,25 @@ def test_results_table_lists_every_test_set_with_its_slice(tiny_run: Path) -> No
     assert [s["set"] for s in summary["scores"]] == list(TEST_SETS)
 
 
+def test_length_penalty_is_tuned_on_held_out_validation_lines(tiny_run: Path) -> None:
+    tuned = json.loads((tiny_run / "length_penalty.json").read_text())
+    assert tuned["best"] in (0.5, 1.5)
+    rows = tuned["rows"]
+    assert {(r["alpha"], r["set"]) for r in rows} == {
+        (alpha, name) for alpha in (0.5, 1.5) for name in ("tatoeba/dev", "wmt/newstest2011")
+    }
+    assert all(r["lines"] == EVAL_LINES - TUNED_VALID_LINES for r in rows)
+    best_mean = max(
+        sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == alpha) for alpha in (0.5, 1.5)
+    )
+    assert sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == tuned["best"]) == best_mean
+    (summary,) = json.loads((tiny_run / "results.json").read_text())
+    assert summary["length_penalty"] == tuned["best"] and summary["length_penalty_tuned"]
+    assert "(tuned on held-out validation lines)" in (tiny_run / "results.md").read_text()
+    valid = (tiny_run / "data" / "valid.en").read_text(encoding="utf-8").splitlines()
+    assert len(valid) == 2 * TUNED_VALID_LINES
+
+
 def test_es_en_translates_spanish_into_english(tiny_run_es_en: Path) -> None:
     exp = tiny_run_es_en
     assert "src_lang: es" in (exp / "model" / "config.yaml").read_text()
@@ -159,6 +180,9 @@ def test_es_en_translates_spanish_into_english(tiny_run_es_en: Path) -> None:
         assert json.loads((exp / "scores" / f"{name}.json").read_text())
     (summary,) = json.loads((exp / "results.json").read_text())
     assert summary["direction"] == "es-en"
+    # every validation line is used by validation: nothing to tune on, the config's alpha
+    assert not (exp / "length_penalty.json").exists()
+    assert summary["length_penalty"] == 1.0 and not summary["length_penalty_tuned"]
 
 
 def test_training_stage_resumes_from_the_last_checkpoint(tiny_run_es_en: Path) -> None:

@@ -151,12 +151,16 @@ def summarise(exp: Path) -> dict[str, Any]:
             }
         )
     machine_path = exp / "machine.json"
+    tuned_path = exp / "length_penalty.json"  # stage 4's choice, when it tuned one
+    tuned = _read_json(tuned_path)["best"] if tuned_path.is_file() else None
     return {
         "experiment": exp.name,
         "direction": f"{config['data']['src_lang']}-{config['data']['tgt_lang']}",
         "model": {k: config["model"][k] for k in ("preset", "cell", "attention", "emb_size")},
         "vocab_size": config["tokenizer"]["vocab_size"],
         "beam_size": config["decoding"]["beam_size"],
+        "length_penalty": config["decoding"]["length_penalty"] if tuned is None else tuned,
+        "length_penalty_tuned": tuned is not None,
         "data": {
             "origin": manifest["origin"],
             "train": {n: manifest["sets"][n]["lines"] for n in manifest["train"]},
@@ -330,10 +334,17 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
     for s in summaries:
         lines.append(
             f"`{s['experiment']}`: {s['model']['preset'] or 'custom'} {s['model']['cell'].upper()} "
-            f"model, {s['vocab_size']:,}-piece vocabulary, beam {s['beam_size']}; trained on "
+            f"model, {s['vocab_size']:,}-piece vocabulary, beam {s['beam_size']}, length penalty "
+            f"{s['length_penalty']:g}{_tuned(s)}; trained on "
             f"{_machine(s['machine'])}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _tuned(summary: dict[str, Any]) -> str:
+    if not summary.get("length_penalty_tuned"):
+        return ""
+    return " (tuned on held-out validation lines)"
 
 
 def update_readme(readme: Path, text: str) -> None:

@@ -8,7 +8,8 @@
 #   1 spm          SentencePiece model(s) into $EXP/model (nmt spm-train)
 #   2 train        nmt train; continues from the last checkpoint when there is one
 #   3 average      the last (or best) $AVERAGE_N (3) checkpoints -> $EXP/model/averaged.pt
-#   4 translate    every test set -> $EXP/translations/<set>.<tgt>
+#   4 translate    every test set -> $EXP/translations/<set>.<tgt>, with the length penalty that
+#                  scores best on held-out lines of the validation sets ($EXP/length_penalty.json)
 #   5 score        sacrebleu BLEU/chrF/TER with signatures -> $EXP/scores/<set>.json
 #   6 results      $EXP/results.md, results.json and training.png
 #
@@ -37,6 +38,9 @@ AVERAGE=${AVERAGE:-last}              # last | best: which step checkpoints stag
 AVERAGE_N=${AVERAGE_N:-3}
 THREADS=${THREADS:-}                  # translation threads; default: the config's training.threads
 DEVICE=${DEVICE:-}                    # translation device; default: the config's training.device
+LENGTH_PENALTY=${LENGTH_PENALTY:-tune}  # tune | a number | config (its decoding.length_penalty)
+TUNE_LINES=${TUNE_LINES:-800}         # held-out lines of each validation set that tune it...
+TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8}  # ...among these (tools/tune_length_penalty.py)
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
 SETS=()
 
@@ -200,12 +204,58 @@ print(threads, sys.argv[3] or resolve_device(training.device).type)' \
     "$MODEL/config.yaml" "$THREADS" "$DEVICE"
 }
 
+# tuning_sets: "NAME SRC TGT" of each validation set with lines past the ones validation uses
+tuning_sets() {
+  local set
+  for set in $("$PYTHON" -c 'import json, sys
+m = json.load(open(sys.argv[1]))
+print(" ".join(n for n in m["valid"] if m["sets"][n]["lines"] > m["options"]["valid_lines"]))' \
+      "$DATA/manifest.json"); do
+    echo "$set $(data_file "$set" "$SRC") $(data_file "$set" "$TGT")"
+  done
+}
+
+# length_penalty THREADS DEVICE: the GNMT alpha for stage 4; empty: the config's. LENGTH_PENALTY=tune
+# picks it on validation lines that checkpoint selection never saw, so the test sets stay unseen
+length_penalty() {
+  case $LENGTH_PENALTY in
+    config) return 0 ;;
+    tune) ;;
+    *) echo "$LENGTH_PENALTY"; return 0 ;;
+  esac
+  local tuned=$EXP/length_penalty.json
+  if [[ $FORCE == 1 || ! -s $tuned || $CHECKPOINT -nt $tuned ]]; then
+    local sets=() name src tgt
+    while read -r name src tgt; do sets+=(--set "$name" "$src" "$tgt"); done < <(tuning_sets)
+    if ((${#sets[@]} == 0)); then
+      log "  no held-out validation lines (each set has only VALID_LINES): the config's alpha" >&2
+      rm -f "$tuned"
+      return 0
+    fi
+    local valid_lines
+    valid_lines=$("$PYTHON" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["options"]["valid_lines"])' "$DATA/manifest.json")
+    local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2")
+    if (($1 > 0)); then options+=(--threads "$1"); fi
+    # shellcheck disable=SC2086  # TUNE_ALPHAS is a list
+    "$PYTHON" "$ROOT/tools/tune_length_penalty.py" "${options[@]}" "${sets[@]}" \
+      --skip "$valid_lines" --max-lines "$TUNE_LINES" \
+      --alphas $TUNE_ALPHAS --json "$tuned.tmp" >"$EXP/length_penalty.md"
+    mv "$tuned.tmp" "$tuned"
+    log "  length penalty tuned: $(tail -n 1 "$EXP/length_penalty.md")" >&2
+  fi
+  "$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["best"])' "$tuned"
+}
+
 stage_translate() {
-  local settings threads device set
+  local settings threads device set alpha
   settings=$(translation_settings)
   read -r threads device <<<"$settings"
   local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device")
   if ((threads > 0)); then options+=(--threads "$threads"); fi
+  alpha=$(length_penalty "$threads" "$device")
+  if [[ -n $alpha ]]; then options+=(--length-penalty "$alpha"); fi
+  log "  length penalty ${alpha:-of the config}"
   for set in $(manifest test); do
     local out=$EXP/translations/$set.$TGT
     # a translation newer than the weights survives an interrupted stage

@@ -1,0 +1,114 @@
+#!/usr/bin/env python
+"""Pick the beam search's length penalty (GNMT alpha) on held-out data, not on a test set.
+
+    python tools/tune_length_penalty.py -m MODEL --checkpoint MODEL/averaged.pt \\
+        --set news newstest2010.en newstest2010.es --set tatoeba dev.en dev.es \\
+        --alphas 0.6 1.0 1.4 --max-lines 1000 --json tuning.json
+
+Why: a model's output can be systematically short or long on some domains, and chrF (recall
+weighted) and BLEU (brevity penalty) both punish short output. The model is loaded once and
+each set is translated once per alpha; the table gives BLEU, chrF and the hypothesis/reference
+length ratio, and the alpha with the best mean chrF + BLEU over the sets is marked (write it into
+the config's ``decoding.length_penalty``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from nmt.errors import NMTError
+from nmt.evaluation import compute_scores, read_text_file
+from nmt.translator import Translator
+
+
+def read_set(src: str, ref: str, skip: int, max_lines: int | None) -> tuple[list[str], list[str]]:
+    """Lines ``skip`` .. ``skip + max_lines`` of an aligned source/reference pair."""
+    sources, references = read_text_file(src), read_text_file(ref)
+    if len(sources) != len(references):
+        raise NMTError(f"{src} has {len(sources)} lines but {ref} has {len(references)}")
+    stop = None if max_lines is None else skip + max_lines
+    return sources[skip:stop], references[skip:stop]
+
+
+def length_ratio(hypotheses: list[str], references: list[str]) -> float:
+    """Whitespace tokens of the output over those of the reference (sacrebleu's ratio, roughly)."""
+    reference_tokens = sum(len(line.split()) for line in references)
+    return sum(len(line.split()) for line in hypotheses) / max(reference_tokens, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-m", "--model", required=True, help="model directory")
+    parser.add_argument("--checkpoint", help="weights instead of MODEL/model.pt")
+    parser.add_argument(
+        "--set",
+        nargs=3,
+        action="append",
+        required=True,
+        metavar=("NAME", "SRC", "REF"),
+        help="a held-out set: its name, source file and reference file (repeatable)",
+    )
+    parser.add_argument("--alphas", nargs="+", type=float, default=[0.0, 0.6, 1.0, 1.4, 1.8])
+    parser.add_argument("--beam-size", type=int, help="default: the config's decoding.beam_size")
+    parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
+    parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--json", type=Path, help="also write the rows here")
+    args = parser.parse_args(argv)
+
+    try:
+        translator = Translator.from_pretrained(
+            args.model, checkpoint=args.checkpoint, device=args.device, threads=args.threads
+        )
+        sets = {name: read_set(src, ref, args.skip, args.max_lines) for name, src, ref in args.set}
+    except NMTError as error:
+        print(f"tune_length_penalty.py: {error}", file=sys.stderr)
+        return 1
+
+    rows = []
+    for alpha in args.alphas:
+        for name, (sources, references) in sets.items():
+            start = time.perf_counter()
+            hypotheses = translator.translate(
+                sources, beam_size=args.beam_size, length_penalty=alpha
+            )
+            bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
+            rows.append(
+                {
+                    "alpha": alpha,
+                    "set": name,
+                    "lines": len(sources),
+                    "bleu": round(bleu.score, 2),
+                    "chrf": round(chrf.score, 2),
+                    "length_ratio": round(length_ratio(hypotheses, references), 3),
+                    "seconds": round(time.perf_counter() - start, 1),
+                }
+            )
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+
+    def mean_score(alpha: float) -> float:
+        chosen = [r for r in rows if r["alpha"] == alpha]
+        return sum(r["bleu"] + r["chrf"] for r in chosen) / len(chosen)
+
+    best = max(args.alphas, key=mean_score)
+    print("| alpha | set | lines | BLEU | chrF | length ratio |")
+    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    for row in rows:
+        mark = " (best)" if row["alpha"] == best else ""
+        print(
+            f"| {row['alpha']:g}{mark} | {row['set']} | {row['lines']:,} | {row['bleu']:.2f} "
+            f"| {row['chrf']:.2f} | {row['length_ratio']:.3f} |"
+        )
+    print(f"\nbest length_penalty by mean BLEU + chrF: {best:g}")
+    if args.json:
+        args.json.write_text(json.dumps({"best": best, "rows": rows}, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
