@@ -438,6 +438,17 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
     search.add_argument(
         "--length-penalty", type=float, metavar="ALPHA", help="GNMT length penalty; 0 disables"
     )
+    search.add_argument(
+        "--split-sentences",
+        action=argparse.BooleanOptionalAction,
+        help="translate each sentence of a multi-sentence line on its own",
+    )
+    search.add_argument(
+        "--no-repeat-ngram",
+        type=int,
+        metavar="N",
+        help="never repeat an N-gram of target pieces (N >= 2; 0 allows repeats)",
+    )
     output = parser.add_argument_group("output format (see below)")
     output.add_argument(
         "--n-best", type=int, metavar="N", help="write the N best translations of each line"
@@ -489,6 +500,8 @@ def _run_translate(args: argparse.Namespace) -> int:
         max_len_b=args.max_len_b,
         length_penalty=args.length_penalty,
         n_best=args.n_best or 1,
+        split_sentences=args.split_sentences,
+        no_repeat_ngram=args.no_repeat_ngram,
     )
 
     def open_binary(path: str, mode: str) -> BinaryIO:

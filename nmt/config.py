@@ -129,6 +129,8 @@ class DecodingConfig:
     max_len_b: int = 10
     batch_size: int = 64  # sentences per batch
     n_best: int = 1
+    split_sentences: bool = False  # translate each sentence of a line on its own (nmt.translator)
+    no_repeat_ngram: int = 0  # n >= 2: never repeat an n-gram of target pieces (nmt.search)
 
 
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.

@@ -15,6 +15,9 @@ Lengths and scores, shared by both searches:
 * Beam search ranks finished hypotheses by ``sum(log p) / lp`` with the GNMT length penalty
   ``lp = ((5 + L) / 6) ** alpha``, where ``L`` counts the tokens and EOS; greedy reports the plain
   sum of log-probabilities.
+* With ``no_repeat_ngram = n`` (>= 2), a row may not emit a token that would repeat an n-gram of
+  target pieces it already holds; an under-trained RNN otherwise falls into loops ("2020 para
+  2020 para ...") on long or out-of-domain input.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def greedy_search(
     max_len_a: float,
     max_len_b: int,
     max_output_len: int = MAX_OUTPUT_LEN,
+    no_repeat_ngram: int = 0,
 ) -> list[Hypothesis]:
     """The argmax token at every step, for (batch, src_len) ids; one hypothesis per sentence."""
     if src.size(0) == 0:
@@ -82,6 +86,7 @@ def greedy_search(
         for t in range(max(limits) + 1):
             log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
             _block_specials(log_probs)
+            _block_repeats(log_probs, history, no_repeat_ngram)
             _force_eos(log_probs, t >= limit)
             best, token = log_probs.max(dim=-1)  # (active,)
             scores = scores + best
@@ -119,6 +124,7 @@ def beam_search(
     max_len_b: int,
     n_best: int = 1,
     max_output_len: int = MAX_OUTPUT_LEN,
+    no_repeat_ngram: int = 0,
 ) -> list[list[Hypothesis]]:
     """The ``n_best`` best hypotheses of each (batch, src_len) sentence, best first.
 
@@ -143,6 +149,7 @@ def beam_search(
             max_len_b,
             n_best,
             max_output_len,
+            no_repeat_ngram,
         )
 
 
@@ -156,6 +163,7 @@ def _beam_search(
     max_len_b: int,
     n_best: int,
     max_output_len: int,
+    no_repeat_ngram: int,
 ) -> list[list[Hypothesis]]:
     device = src.device
     batch = src.size(0)
@@ -179,6 +187,7 @@ def _beam_search(
     for t in range(max(limits) + 1):
         log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
         _block_specials(log_probs)
+        _block_repeats(log_probs, history, no_repeat_ngram)
         _force_eos(log_probs, (t >= limit).repeat_interleave(k))
         active, vocab = scores.size(0), log_probs.size(1)
         candidates = log_probs.add_(scores.view(-1, 1)).view(active, k * vocab)  # in place
@@ -231,6 +240,23 @@ def _block_specials(log_probs: Tensor) -> None:
     """PAD and BOS are never generated."""
     log_probs[:, PAD_ID] = -math.inf
     log_probs[:, BOS_ID] = -math.inf
+
+
+def _block_repeats(log_probs: Tensor, history: Tensor, n: int) -> None:
+    """Forbid each row the tokens that would complete an n-gram already in its ``history``.
+
+    The row's last n-1 tokens are compared with every earlier (n-1)-gram at once; where they
+    match, the token that followed that earlier (n-1)-gram gets -inf.
+    """
+    t = history.size(1)
+    if n < 2 or t < n:
+        return
+    suffix = history[:, t - n + 1 :].unsqueeze(1)  # (rows, 1, n-1)
+    windows = history[:, : t - 1].unfold(1, n - 1, 1)  # (rows, t-n+1, n-1) starting at 0..t-n
+    match = (windows == suffix).all(dim=2)  # (rows, t-n+1)
+    following = history[:, n - 1 :]  # (rows, t-n+1) the token after each window
+    # unmatched windows point at PAD, which is blocked anyway
+    log_probs.scatter_(1, following.masked_fill(~match, PAD_ID), -math.inf)
 
 
 def _force_eos(log_probs: Tensor, at_limit: Tensor) -> None:

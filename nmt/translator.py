@@ -13,10 +13,18 @@ training) is translated in full, not truncated: its pieces are split into chunks
 many, each cut after the last sentence-ending punctuation that fits, else after the last clause
 punctuation (, ; :), else before the last word start, else at the limit. The chunks are translated
 like separate sentences and their translations joined with a space; their scores add up.
+
+With ``split_sentences`` (``decoding.split_sentences``, ``nmt translate --split-sentences``) a line
+holding several sentences is cut at every sentence end the same way, whatever its length: models
+trained on one sentence a line tend to stop after the first sentence of a longer line. A sentence
+ends at . ! ? or … (closing quotes and brackets may follow) before a word that starts with a
+capital, a digit or opening punctuation, unless the word before is an abbreviation like "Mr." or
+"U.S.".
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +46,10 @@ WEIGHTS_FILE = "model.pt"
 _SENTENCE_END = tuple(".!?…。！？")
 _CLAUSE_END = tuple(",;:，；：")
 _WORD_START = "\u2581"  # SentencePiece's word-boundary marker
+_CLOSING = "\"'»”’)]"
+_OPENING = "\"'«“‘([¿¡"
+# "Mr.", "F." (an initial), "v." (as in Roe v. Wade), "U.S." and "e.g.": no sentence end
+_ABBREVIATION = re.compile(r"^[A-Z][a-z]{0,2}\.$|^[a-z]\.$|\w\.\w")
 
 
 @dataclass
@@ -123,10 +135,20 @@ class Translator:
         max_len_a: float | None = None,
         max_len_b: int | None = None,
         length_penalty: float | None = None,
+        split_sentences: bool | None = None,
+        no_repeat_ngram: int | None = None,
     ) -> list[str]:
         """The best translation of each line, in input order; None means the config's default."""
         results = self.translate_hypotheses(
-            lines, beam_size, batch_size, max_len_a, max_len_b, length_penalty, n_best=1
+            lines,
+            beam_size,
+            batch_size,
+            max_len_a,
+            max_len_b,
+            length_penalty,
+            n_best=1,
+            split_sentences=split_sentences,
+            no_repeat_ngram=no_repeat_ngram,
         )
         return [n_best[0].text for n_best in results]
 
@@ -140,6 +162,8 @@ class Translator:
         length_penalty: float | None = None,
         n_best: int | None = None,
         progress: Callable[[int], object] | None = None,
+        split_sentences: bool | None = None,
+        no_repeat_ngram: int | None = None,
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
@@ -147,7 +171,14 @@ class Translator:
         batch with the number of lines it completed (e.g. ``tqdm.update``).
         """
         settings = self._settings(
-            beam_size, batch_size, max_len_a, max_len_b, length_penalty, n_best
+            beam_size,
+            batch_size,
+            max_len_a,
+            max_len_b,
+            length_penalty,
+            n_best,
+            split_sentences,
+            no_repeat_ngram,
         )
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
@@ -164,7 +195,7 @@ class Translator:
         segments: list[list[int]] = []  # source ids of each chunk of each real line
         owner: list[int] = []  # position in ``real`` of each segment's line
         for position, (line_ids, line_pieces) in enumerate(zip(ids, pieces, strict=True)):
-            for start, end in split_points(line_pieces, self.max_src_len):
+            for start, end in split_points(line_pieces, self.max_src_len, settings.split_sentences):
                 segments.append(line_ids[start:end])
                 owner.append(position)
         remaining = [0] * len(real)  # segments left per line, for progress
@@ -201,6 +232,8 @@ class Translator:
         max_len_b: int | None,
         alpha: float | None,
         n_best: int | None,
+        split: bool | None,
+        no_repeat: int | None,
     ) -> DecodingConfig:
         """The config's decoding defaults with this call's values, checked."""
         defaults = self.config.decoding
@@ -211,11 +244,17 @@ class Translator:
             max_len_b=defaults.max_len_b if max_len_b is None else max_len_b,
             batch_size=defaults.batch_size if batch_size is None else batch_size,
             n_best=defaults.n_best if n_best is None else n_best,
+            split_sentences=defaults.split_sentences if split is None else split,
+            no_repeat_ngram=defaults.no_repeat_ngram if no_repeat is None else no_repeat,
         )
         if settings.beam_size < 1 or settings.batch_size < 1:
             raise NMTError(
                 f"beam size ({settings.beam_size}) and batch size ({settings.batch_size}) must be "
                 "at least 1"
+            )
+        if settings.no_repeat_ngram < 0 or settings.no_repeat_ngram == 1:
+            raise NMTError(
+                f"no_repeat_ngram must be 0 (off) or at least 2, got {settings.no_repeat_ngram}"
             )
         if not 1 <= settings.n_best <= settings.beam_size:
             raise NMTError(
@@ -237,7 +276,12 @@ class Translator:
             # Greedy is beam search of width 1 without the candidate bookkeeping; its plain
             # log-probability is normalised here so that scores mean the same either way.
             hypotheses = greedy_search(
-                self.model, src, lengths, settings.max_len_a, settings.max_len_b
+                self.model,
+                src,
+                lengths,
+                settings.max_len_a,
+                settings.max_len_b,
+                no_repeat_ngram=settings.no_repeat_ngram,
             )
             for h in hypotheses:
                 h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
@@ -251,6 +295,7 @@ class Translator:
             settings.max_len_a,
             settings.max_len_b,
             settings.n_best,
+            no_repeat_ngram=settings.no_repeat_ngram,
         )
 
     def _translations(
@@ -274,16 +319,48 @@ class Translator:
         return sorted(translations, key=lambda t: -t.score)[: settings.n_best]
 
 
-def split_points(pieces: list[str], limit: int) -> list[tuple[int, int]]:
-    """(start, end) spans of at most ``limit`` pieces covering ``pieces``; see the module doc."""
+def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:
+    """(start, end) spans of at most ``limit`` pieces covering ``pieces``, cut at every sentence
+    end too if ``sentences``; see the module doc."""
+    spans = []
+    for first, last in sentence_spans(pieces) if sentences else [(0, len(pieces))]:
+        start = first
+        while last - start > limit:
+            end = _cut(pieces, start, start + limit)
+            spans.append((start, end))
+            start = end
+        spans.append((start, last))
+    return spans
+
+
+def sentence_spans(pieces: list[str]) -> list[tuple[int, int]]:
+    """(start, end) spans of the sentences in a line's SentencePiece pieces."""
     spans = []
     start = 0
-    while len(pieces) - start > limit:
-        end = _cut(pieces, start, start + limit)
-        spans.append((start, end))
-        start = end
-    spans.append((start, len(pieces)))
+    word_start = 0  # index of the piece that starts the current word
+    for i, piece in enumerate(pieces):
+        if piece.startswith(_WORD_START):
+            word_start = i
+        if i + 1 < len(pieces) and _ends_sentence(pieces, word_start, i + 1):
+            spans.append((start, i + 1))
+            start = i + 1
+    if start < len(pieces):
+        spans.append((start, len(pieces)))
     return spans
+
+
+def _ends_sentence(pieces: list[str], word_start: int, end: int) -> bool:
+    """Whether a sentence ends before ``pieces[end]`` (the word ending there began at
+    ``word_start``)."""
+    if not pieces[end].startswith(_WORD_START):
+        return False
+    word = "".join(pieces[word_start:end]).lstrip(_WORD_START)
+    if not word.rstrip(_CLOSING).endswith(_SENTENCE_END) or _ABBREVIATION.search(word):
+        return False
+    following = "".join(pieces[end : end + 2]).lstrip(_WORD_START)
+    return bool(following) and (
+        following[0].isupper() or following[0].isdigit() or following[0] in _OPENING
+    )
 
 
 def _cut(pieces: list[str], start: int, stop: int) -> int:

@@ -11,7 +11,13 @@ import torch
 
 from nmt.config import config_from_dict
 from nmt.model import Seq2Seq, build_model
-from nmt.search import beam_search, greedy_search, length_penalty, max_output_lengths
+from nmt.search import (
+    _block_repeats,
+    beam_search,
+    greedy_search,
+    length_penalty,
+    max_output_lengths,
+)
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 SRC_VOCAB, TGT_VOCAB = 20, 12
@@ -266,3 +272,40 @@ def test_empty_batch_returns_no_hypotheses() -> None:
     src, lengths = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     assert greedy_search(model, src, lengths, 1.5, 3) == []
     assert beam_search(model, src, lengths, 3, 1.0, 1.5, 3) == []
+
+
+def repeated_ngrams(tokens: list[int], n: int) -> int:
+    ngrams = [tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)]
+    return len(ngrams) - len(set(ngrams))
+
+
+def test_block_repeats_forbids_exactly_the_tokens_that_repeat_an_ngram() -> None:
+    history = torch.tensor([[5, 6, 7, 5, 6], [5, 6, 7, 8, 9]])
+    for n, banned in ((3, {7}), (2, {7}), (4, set()), (6, set())):
+        log_probs = torch.zeros(2, 12)
+        _block_repeats(log_probs, history, n)
+        assert set(torch.isinf(log_probs[0]).nonzero().flatten().tolist()) - {PAD_ID} == banned
+        # nothing repeats in the second row (PAD, blocked anyway, may be marked)
+        assert set(torch.isinf(log_probs[1]).nonzero().flatten().tolist()) <= {PAD_ID}, n
+    log_probs = torch.zeros(1, 12)
+    _block_repeats(log_probs, torch.tensor([[5, 5, 5]]), 2)  # "5 5" is there: 5 may not follow
+    assert set(torch.isinf(log_probs[0]).nonzero().flatten().tolist()) - {PAD_ID} == {5}
+
+
+def test_no_repeat_ngram_leaves_no_repeated_ngram_and_keeps_true_scores() -> None:
+    model = tiny_model("gru", "bahdanau", dtype=torch.float64)
+    src, src_lengths = source_batch([8, 5, 7, 3, 6, 8], seed=3)
+    free = beam_search(model, src, src_lengths, 3, 1.0, 4.0, 10)
+    assert any(repeated_ngrams(hyps[0].tokens, 2) for hyps in free)  # loops without blocking
+    for n in (2, 3):
+        beams = beam_search(model, src, src_lengths, 3, 1.0, 4.0, 10, no_repeat_ngram=n)
+        greedy = greedy_search(model, src, src_lengths, 4.0, 10, no_repeat_ngram=n)
+        for row, (hyps, g) in enumerate(zip(beams, greedy, strict=True)):
+            assert repeated_ngrams(hyps[0].tokens, n) == 0
+            assert repeated_ngrams(g.tokens, n) == 0
+            # blocking removes candidates; the scores stay the model's own probabilities
+            one = src[row : row + 1, : int(src_lengths[row])]
+            expected = sequence_score(model, one, hyps[0].tokens)
+            assert hyps[0].score == pytest.approx(
+                expected / length_penalty(len(hyps[0].tokens) + 1, 1.0), abs=1e-6
+            )

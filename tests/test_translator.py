@@ -100,6 +100,60 @@ def test_split_points_prefer_sentence_then_clause_then_word_boundaries() -> None
     assert split_points(["x"] * 5, 2) == [(0, 2), (2, 4), (4, 5)]  # no boundary: fixed size
 
 
+def pieces_of(text: str) -> list[str]:
+    """Whitespace words as SentencePiece would mark them, punctuation split off."""
+    pieces = []
+    for word in text.split():
+        core = word.rstrip('.!?"»)')
+        pieces.append("\u2581" + core)
+        pieces.extend(word[len(core) :])  # each closing character its own piece
+    return pieces
+
+
+def sentences_of(text: str) -> list[str]:
+    pieces = pieces_of(text)
+    return [
+        "".join(pieces[a:b]).replace("\u2581", " ").strip()
+        for a, b in split_points(pieces, 1000, sentences=True)
+    ]
+
+
+def test_sentence_splitting_cuts_at_sentence_ends_only() -> None:
+    assert sentences_of("He won. She lost! Why? «No.» 20 more.") == [
+        "He won.",
+        "She lost!",
+        "Why?",
+        "«No.»",
+        "20 more.",
+    ]
+    assert sentences_of('He said "I won." Then left.') == ['He said "I won."', "Then left."]
+    # abbreviations, initials, a lower-case next word and the line's end are no sentence ends
+    for text in (
+        "Mr. Smith met Dr. Jones.",
+        "Roe v. Wade stands.",
+        "John F. Kennedy spoke.",
+        "The U.S. Army came.",
+        "It rose 5 p.c. in May.",
+        "He waited... and left.",
+    ):
+        assert sentences_of(text) == [text], text
+
+
+def test_split_sentences_translates_each_sentence_like_its_own_line(
+    translator: Translator, sentences: list[str]
+) -> None:
+    first, second = [s for s in sentences if s.endswith(".") and s[0].isupper()][:2]
+    line = f"{first} {second}"
+    ((whole,),) = translator.translate_hypotheses([line], split_sentences=True)
+    alone = translator.translate([first, second])
+    assert whole.text == " ".join(alone)
+    pieces = translator.tokenizer.src_pieces([line])[0]
+    assert whole.attention.shape == (len(whole.tokens), len(pieces))
+    # off (the default) translates the line in one piece: its two sentences meet one model state
+    assert translator.config.decoding.split_sentences is False
+    assert translator.translate([line]) == translator.translate([line], split_sentences=False)
+
+
 def test_n_best_translations_are_sorted_distinct_and_aligned(
     translator: Translator, sentences: list[str]
 ) -> None:
@@ -212,6 +266,24 @@ def test_cli_n_best_and_alignment_format(tiny_model_dir: Path, tmp_path: Path) -
         float(score)
         pairs = [pair.split("-") for pair in alignment.split()]
         assert [int(t) for _, t in pairs] == list(range(len(pairs)))
+
+
+def test_cli_split_sentences_flag_overrides_the_config(
+    tiny_model_dir: Path, tmp_path: Path, translator: Translator
+) -> None:
+    lines = ["Tom is here. Mary is there.", "", "Hi! Who are you?"]
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o"]
+    for flag, split in (("--split-sentences", True), ("--no-split-sentences", False)):
+        target = tmp_path / f"{flag}.txt"
+        assert main([*argv, str(target), flag]) == 0
+        output = target.read_text(encoding="utf-8").splitlines()
+        assert output == translator.translate(lines, split_sentences=split)
+    split_second = translator.translate(["Hi!", "Who are you?"])
+    assert (tmp_path / "--split-sentences.txt").read_text().splitlines()[2] == " ".join(
+        split_second
+    )
 
 
 def test_cli_invalid_utf8_is_an_error_naming_the_line_or_replaced(

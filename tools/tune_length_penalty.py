@@ -54,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--alphas", nargs="+", type=float, default=[0.0, 0.6, 1.0, 1.4, 1.8])
     parser.add_argument("--beam-size", type=int, help="default: the config's decoding.beam_size")
+    parser.add_argument(
+        "--split-sentences",
+        action=argparse.BooleanOptionalAction,
+        help="translate each sentence of a line on its own (default: the config's)",
+    )
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
     parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
     parser.add_argument("--threads", type=int)
@@ -75,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         for name, (sources, references) in sets.items():
             start = time.perf_counter()
             hypotheses = translator.translate(
-                sources, beam_size=args.beam_size, length_penalty=alpha
+                sources,
+                beam_size=args.beam_size,
+                length_penalty=alpha,
+                split_sentences=args.split_sentences,
             )
             bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
             rows.append(

@@ -41,6 +41,8 @@ DEVICE=${DEVICE:-}                    # translation device; default: the config'
 LENGTH_PENALTY=${LENGTH_PENALTY:-tune}  # tune | a number | config (its decoding.length_penalty)
 TUNE_LINES=${TUNE_LINES:-800}         # held-out lines of each validation set that tune it...
 TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8}  # ...among these (tools/tune_length_penalty.py)
+SPLIT_SENTENCES=${SPLIT_SENTENCES:-}  # 1 | 0: translate each sentence of a line on its own or
+                                      # not; empty: the config's decoding.split_sentences
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
 SETS=()
 
@@ -65,6 +67,7 @@ case $DIRECTION in
   en-es|es-en) ;;
   *) die "--direction must be en-es or es-en, not '$DIRECTION'" ;;
 esac
+[[ $SPLIT_SENTENCES =~ ^[01]?$ ]] || die "SPLIT_SENTENCES must be 1, 0 or empty, not '$SPLIT_SENTENCES'"
 SRC=${DIRECTION%-*}
 TGT=${DIRECTION#*-}
 [[ -f $CONFIG ]] || die "config $CONFIG not found"
@@ -204,6 +207,14 @@ print(threads, sys.argv[3] or resolve_device(training.device).type)' \
     "$MODEL/config.yaml" "$THREADS" "$DEVICE"
 }
 
+split_option() {  # the translator's flag for SPLIT_SENTENCES, if set
+  case $SPLIT_SENTENCES in
+    1) echo --split-sentences ;;
+    0) echo --no-split-sentences ;;
+    "") ;;
+  esac
+}
+
 # tuning_sets: "NAME SRC TGT" of each validation set with lines past the ones validation uses
 tuning_sets() {
   local set
@@ -235,7 +246,7 @@ length_penalty() {
     local valid_lines
     valid_lines=$("$PYTHON" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["options"]["valid_lines"])' "$DATA/manifest.json")
-    local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2")
+    local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2" $(split_option))
     if (($1 > 0)); then options+=(--threads "$1"); fi
     # shellcheck disable=SC2086  # TUNE_ALPHAS is a list
     "$PYTHON" "$ROOT/tools/tune_length_penalty.py" "${options[@]}" "${sets[@]}" \
@@ -253,6 +264,7 @@ stage_translate() {
   read -r threads device <<<"$settings"
   local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device")
   if ((threads > 0)); then options+=(--threads "$threads"); fi
+  options+=($(split_option))
   alpha=$(length_penalty "$threads" "$device")
   if [[ -n $alpha ]]; then options+=(--length-penalty "$alpha"); fi
   log "  length penalty ${alpha:-of the config}"
