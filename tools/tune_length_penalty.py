@@ -59,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         help="translate each sentence of a line on its own (default: the config's)",
     )
+    parser.add_argument(
+        "--no-repeat-ngram", type=int, metavar="N", help="default: the config's; 0 allows repeats"
+    )
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
     parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
     parser.add_argument("--threads", type=int)
@@ -84,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
                 beam_size=args.beam_size,
                 length_penalty=alpha,
                 split_sentences=args.split_sentences,
+                no_repeat_ngram=args.no_repeat_ngram,
             )
             bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
             rows.append(
