@@ -454,7 +454,10 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     baseline, fused = out / "baseline" / "model", out / "fused" / "model"
     assert (baseline / "spm.model").read_bytes() == (fused / "spm.model").read_bytes()
     assert "fused_decoder: true" in (fused / "config.yaml").read_text()
+    # both vary from the reference (lr 1e-3, input feeding), not from today's conf/cpu.yaml
     assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
+    for model in baseline, fused:
+        assert "  lr: 0.001\n" in (model / "config.yaml").read_text()
     for model in baseline, fused:  # the common --set reaches every ablation
         assert "log_every: 7" in (model / "config.yaml").read_text()
     table = (out / "ablations.md").read_text()
@@ -462,7 +465,7 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     rows = [line for line in table.splitlines() if line[:2] == "| "]
     assert [row.split("|")[1].strip() for row in rows[2:]] == ["baseline", "fused"]
     for row in rows[2:]:
-        steps, bleu = row.split("|")[3:5]
+        steps, bleu = row.split("|")[4:6]  # after the name, settings and BLEU at step 500
         assert int(steps.replace(",", "")) > 0 and 0.0 <= float(bleu) <= 100.0
 
 
