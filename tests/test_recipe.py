@@ -17,6 +17,7 @@ import pytest
 import torch
 
 from nmt.checkpoint import list_step_checkpoints, load_checkpoint, save_checkpoint
+from nmt.translator import Translator
 from tests.conftest import DATA_DIR
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,7 +80,8 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
     exp = tmp_path_factory.mktemp("recipe") / "tiny.en-es"
     # validation takes 20 lines of each validation set; stage 4 tunes on the other 10
-    run_recipe(exp, VALID_LINES=str(TUNED_VALID_LINES), TUNE_ALPHAS="0.5 1.5")
+    # alphas far from the config's 1.0, so that the tuned one visibly changes the output
+    run_recipe(exp, VALID_LINES=str(TUNED_VALID_LINES), TUNE_ALPHAS="3 10")
     return exp
 
 
@@ -153,14 +155,14 @@ def test_results_table_lists_every_test_set_with_its_slice(tiny_run: Path) -> No
 
 def test_length_penalty_is_tuned_on_held_out_validation_lines(tiny_run: Path) -> None:
     tuned = json.loads((tiny_run / "length_penalty.json").read_text())
-    assert tuned["best"] in (0.5, 1.5)
+    assert tuned["best"] in (3.0, 10.0)
     rows = tuned["rows"]
     assert {(r["alpha"], r["set"]) for r in rows} == {
-        (alpha, name) for alpha in (0.5, 1.5) for name in ("tatoeba/dev", "wmt/newstest2011")
+        (alpha, name) for alpha in (3.0, 10.0) for name in ("tatoeba/dev", "wmt/newstest2011")
     }
     assert all(r["lines"] == EVAL_LINES - TUNED_VALID_LINES for r in rows)
     best_mean = max(
-        sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == alpha) for alpha in (0.5, 1.5)
+        sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == alpha) for alpha in (3.0, 10.0)
     )
     assert sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == tuned["best"]) == best_mean
     (summary,) = json.loads((tiny_run / "results.json").read_text())
@@ -168,6 +170,14 @@ def test_length_penalty_is_tuned_on_held_out_validation_lines(tiny_run: Path) ->
     assert "(tuned on held-out validation lines)" in (tiny_run / "results.md").read_text()
     valid = (tiny_run / "data" / "valid.en").read_text(encoding="utf-8").splitlines()
     assert len(valid) == 2 * TUNED_VALID_LINES
+    # stage 4 translated with the tuned alpha (and the config's other decoding settings)
+    translator = Translator.from_pretrained(
+        tiny_run / "model", checkpoint=tiny_run / "model" / "averaged.pt"
+    )
+    source = (tiny_run / "data" / "flores" / "dev.en").read_text(encoding="utf-8").splitlines()
+    output = (tiny_run / "translations" / "flores" / "dev.es").read_text(encoding="utf-8")
+    assert output.splitlines() == translator.translate(source, length_penalty=tuned["best"])
+    assert output.splitlines() != translator.translate(source, length_penalty=1.0)
 
 
 def test_es_en_translates_spanish_into_english(tiny_run_es_en: Path) -> None:
