@@ -100,8 +100,9 @@ class TrainingConfig:
     weight_decay: float = 0.0
     clip_norm: float = 5.0
     label_smoothing: float = 0.1
-    schedule: str = "constant"  # constant | inverse_sqrt | plateau
+    schedule: str = "constant"  # constant | inverse_sqrt | plateau | decay
     warmup_steps: int = 0
+    decay_fraction: float = 0.2  # decay: the last fraction of the budget anneals lr to min_lr
     plateau_factor: float = 0.5
     plateau_patience: int = 2
     min_lr: float = 1e-5
@@ -231,7 +232,10 @@ def _validate(config: Config, source: str) -> None:
         "model.attention": (config.model.attention, ("bahdanau", "dot", "general")),
         "tokenizer.model_type": (config.tokenizer.model_type, ("unigram", "bpe")),
         "training.optimizer": (config.training.optimizer, ("adam", "adamw")),
-        "training.schedule": (config.training.schedule, ("constant", "inverse_sqrt", "plateau")),
+        "training.schedule": (
+            config.training.schedule,
+            ("constant", "inverse_sqrt", "plateau", "decay"),
+        ),
         "training.valid_metric": (config.training.valid_metric, ("bleu", "chrf", "loss")),
         "training.device": (config.training.device, ("auto", "cpu", "cuda")),
         "training.precision": (config.training.precision, ("fp32", "bf16", "fp16", "auto")),
@@ -245,6 +249,14 @@ def _validate(config: Config, source: str) -> None:
         )
     if config.training.update_freq < 1:
         raise ConfigError(f"{source}: training.update_freq must be at least 1")
+    if config.training.schedule == "decay":
+        if config.training.max_minutes <= 0 and config.training.max_steps <= 0:
+            raise ConfigError(
+                f"{source}: training.schedule 'decay' needs a budget to decay towards: "
+                "training.max_minutes or training.max_steps"
+            )
+        if not 0 < config.training.decay_fraction <= 1:
+            raise ConfigError(f"{source}: training.decay_fraction must be in (0, 1]")
 
 
 def config_from_dict(values: dict[str, Any], source: str = "<dict>") -> Config:

@@ -19,7 +19,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,12 +112,12 @@ class Trainer:
             self.ddp_model = DistributedDataParallel(
                 self.model, device_ids=[device.index] if device.type == "cuda" else None
             )
+        self.progress = Progress()
         self.optimizer = build_optimizer(self.model, self.cfg)
-        self.scheduler = _scheduler(self.optimizer, self.cfg)
+        self.scheduler = _scheduler(self.optimizer, self.cfg, self._budget_spent)
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
-        self.progress = Progress()
         self.validated_step = -1  # step of the last validation; checkpoints are written at them
         if resume:
             self._resume()
@@ -233,6 +233,8 @@ class Trainer:
             self.progress.step += 1
             self.progress.train_seconds += time.monotonic() - clock
             clock = time.monotonic()
+            if cfg.schedule != "plateau":  # after the step is counted: decay reads the budget
+                self.scheduler.step()
             window.add(loss, tokens, correct, sum(int(b.src_lengths.sum()) for b in batches))
             bar.update(1)
             step = self.progress.step
@@ -324,8 +326,6 @@ class Trainer:
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.cfg.schedule != "plateau":
-            self.scheduler.step()
         return total_loss, local_tokens, total_correct
 
     def _lr(self) -> float:
@@ -426,6 +426,16 @@ class Trainer:
             if step not in keep:
                 path.unlink(missing_ok=True)
 
+    def _budget_spent(self) -> float:
+        """The fraction of the training budget used: of ``max_minutes`` or of ``max_steps``,
+        whichever runs out first."""
+        spent = 0.0
+        if self.cfg.max_minutes > 0:
+            spent = self.progress.train_seconds / (self.cfg.max_minutes * 60)
+        if self.cfg.max_steps > 0:
+            spent = max(spent, self.progress.step / self.cfg.max_steps)
+        return min(spent, 1.0)
+
     def _time_is_up(self) -> bool:
         """Whether ``max_minutes`` of training time (summed over resumed runs) are spent; every
         rank must agree, so in DDP one rank's clock running out stops all."""
@@ -509,7 +519,9 @@ def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
     )
 
 
-def _scheduler(optimizer: torch.optim.Optimizer, cfg: Any) -> Any:
+def _scheduler(
+    optimizer: torch.optim.Optimizer, cfg: Any, budget_spent: Callable[[], float]
+) -> Any:
     if cfg.schedule == "plateau":
         return torch.optim.lr_scheduler.ReduceLROnPlateau(
             optimizer,
@@ -524,9 +536,22 @@ def _scheduler(optimizer: torch.optim.Optimizer, cfg: Any) -> Any:
             optimizer, lambda step: min((step + 1) / warmup, math.sqrt(warmup / (step + 1)))
         )
     warmup = cfg.warmup_steps
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-    )
+
+    def factor(step: int) -> float:
+        scale = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+        if cfg.schedule == "decay":
+            scale *= _decay_factor(budget_spent(), cfg.decay_fraction, cfg.min_lr / cfg.lr)
+        return scale
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _decay_factor(spent: float, fraction: float, floor: float) -> float:
+    """1 until the last ``fraction`` of the budget, then linearly down to ``floor`` at its end.
+    Annealing at the end of a time budget gets the gain of a decayed learning rate without
+    knowing in advance how many steps the budget holds (warmup-stable-decay)."""
+    left = (1.0 - spent) / fraction
+    return floor + (1.0 - floor) * min(1.0, max(left, 0.0))
 
 
 def _seed_everything(seed: int) -> None:

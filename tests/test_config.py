@@ -38,6 +38,15 @@ def test_invalid_choice_is_an_error(tmp_path: Path) -> None:
         load_config(write(tmp_path, "model:\n  cell: transformer\n"))
 
 
+def test_decay_schedule_needs_a_budget(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="'decay' needs a budget"):
+        load_config(write(tmp_path, "training:\n  schedule: decay\n"))
+    with pytest.raises(ConfigError, match=r"decay_fraction must be in \(0, 1\]"):
+        load_config(
+            write(tmp_path, "training:\n  schedule: decay\n  max_steps: 9\n  decay_fraction: 0\n")
+        )
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
         load_config(tmp_path / "nope.yaml")

@@ -157,6 +157,28 @@ def test_gradient_clipping_bounds_the_norm(corpus, tmp_path: Path) -> None:
     assert all(norm <= 0.05 * (1 + 1e-4) for norm in norms), norms
 
 
+def test_decay_schedule_anneals_over_the_last_part_of_the_budget(corpus, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    config = make_config(
+        corpus,
+        model_dir,
+        max_steps=8,
+        max_epochs=0,
+        log_every=1,
+        lr=1e-3,
+        min_lr=1e-4,
+        schedule="decay",
+        decay_fraction=0.5,
+    )
+    train(config)
+    log = [json.loads(line) for line in open(model_dir / "train_log.jsonl")]
+    # the lr logged at a step is the one the next step uses: full for the first half of the
+    # budget, then linearly down to min_lr at its end
+    lrs = {record["step"]: record["lr"] for record in log if record["event"] == "train"}
+    expected = {1: 1e-3, 2: 1e-3, 3: 1e-3, 4: 1e-3, 5: 7.75e-4, 6: 5.5e-4, 7: 3.25e-4, 8: 1e-4}
+    assert lrs == pytest.approx(expected)
+
+
 def test_keeps_last_and_best_checkpoints_and_writes_the_model_dir(corpus, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     train(make_config(corpus, model_dir, max_steps=16, keep_last=1, keep_best=1))
