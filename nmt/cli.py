@@ -449,6 +449,13 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="never repeat an N-gram of target pieces (N >= 2; 0 allows repeats)",
     )
+    search.add_argument(
+        "--coverage-penalty",
+        type=float,
+        metavar="BETA",
+        help="GNMT coverage penalty for beam search: rank down translations that left source "
+        "pieces unattended; 0 disables",
+    )
     output = parser.add_argument_group("output format (see below)")
     output.add_argument(
         "--n-best", type=int, metavar="N", help="write the N best translations of each line"
@@ -502,6 +509,7 @@ def _run_translate(args: argparse.Namespace) -> int:
         n_best=args.n_best or 1,
         split_sentences=args.split_sentences,
         no_repeat_ngram=args.no_repeat_ngram,
+        coverage_penalty=args.coverage_penalty,
     )
 
     def open_binary(path: str, mode: str) -> BinaryIO:

@@ -132,6 +132,8 @@ class DecodingConfig:
     n_best: int = 1
     split_sentences: bool = False  # translate each sentence of a line on its own (nmt.translator)
     no_repeat_ngram: int = 0  # n >= 2: never repeat an n-gram of target pieces (nmt.search)
+    coverage_penalty: float = 0.0  # GNMT beta (beam search): rank down hypotheses that left
+    # source pieces unattended; 0 disables (nmt.search)
 
 
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.

@@ -15,6 +15,9 @@ Lengths and scores, shared by both searches:
 * Beam search ranks finished hypotheses by ``sum(log p) / lp`` with the GNMT length penalty
   ``lp = ((5 + L) / 6) ** alpha``, where ``L`` counts the tokens and EOS; greedy reports the plain
   sum of log-probabilities.
+* With a coverage penalty ``beta`` > 0, beam search adds ``beta * sum_i log(min(c_i, 1))`` to a
+  finished hypothesis' score, where ``c_i`` is the attention source piece ``i`` received over all
+  its steps (GNMT): hypotheses that left source pieces unattended, i.e. untranslated, rank lower.
 * With ``no_repeat_ngram = n`` (>= 2), a row may not emit a token that would repeat an n-gram of
   target pieces it already holds; an under-trained RNN otherwise falls into loops ("2020 para
   2020 para ...") on long or out-of-domain input.
@@ -56,6 +59,14 @@ def max_output_lengths(
 def length_penalty(length: int, alpha: float) -> float:
     """GNMT length penalty ((5 + length) / 6) ** alpha (Wu et al., 2016); 1 when alpha is 0."""
     return ((5.0 + length) / 6.0) ** alpha
+
+
+def coverage_penalty(attention: Tensor, src_lengths: Tensor, beta: float) -> Tensor:
+    """GNMT's ``beta * sum_i log(min(c_i, 1))`` for (n, steps, src_len) attention weights: 0 when
+    every real source piece got a total weight of 1 or more, negative for the neglected ones."""
+    coverage = attention.float().sum(dim=1).clamp(min=1e-6, max=1.0)  # (n, src_len)
+    real = torch.arange(attention.size(2), device=attention.device) < src_lengths.unsqueeze(1)
+    return beta * coverage.log().masked_fill(~real, 0.0).sum(dim=1)
 
 
 @torch.inference_mode()
@@ -125,6 +136,7 @@ def beam_search(
     n_best: int = 1,
     max_output_len: int = MAX_OUTPUT_LEN,
     no_repeat_ngram: int = 0,
+    coverage_beta: float = 0.0,
 ) -> list[list[Hypothesis]]:
     """The ``n_best`` best hypotheses of each (batch, src_len) sentence, best first.
 
@@ -150,6 +162,7 @@ def beam_search(
             n_best,
             max_output_len,
             no_repeat_ngram,
+            coverage_beta,
         )
 
 
@@ -164,6 +177,7 @@ def _beam_search(
     n_best: int,
     max_output_len: int,
     no_repeat_ngram: int,
+    beta: float,
 ) -> list[list[Hypothesis]]:
     device = src.device
     batch = src.size(0)
@@ -205,6 +219,9 @@ def _beam_search(
             ended_rows = b * k + origin[b, j]
             ids = sentence[b]
             normalised = top_scores[b, j] / length_penalty(t + 1, alpha)
+            if beta > 0:  # the attention of all t tokens and of EOS
+                received = torch.cat([attention[ended_rows], weights[ended_rows, None]], dim=1)
+                normalised = normalised + coverage_penalty(received, src_lengths[ids], beta)
             for index, hypothesis in zip(
                 ids.tolist(),
                 _hypotheses(history, attention, ended_rows, normalised, ids, t, lengths),

@@ -137,6 +137,7 @@ class Translator:
         length_penalty: float | None = None,
         split_sentences: bool | None = None,
         no_repeat_ngram: int | None = None,
+        coverage_penalty: float | None = None,
     ) -> list[str]:
         """The best translation of each line, in input order; None means the config's default."""
         results = self.translate_hypotheses(
@@ -149,6 +150,7 @@ class Translator:
             n_best=1,
             split_sentences=split_sentences,
             no_repeat_ngram=no_repeat_ngram,
+            coverage_penalty=coverage_penalty,
         )
         return [n_best[0].text for n_best in results]
 
@@ -164,6 +166,7 @@ class Translator:
         progress: Callable[[int], object] | None = None,
         split_sentences: bool | None = None,
         no_repeat_ngram: int | None = None,
+        coverage_penalty: float | None = None,
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
@@ -179,6 +182,7 @@ class Translator:
             n_best,
             split_sentences,
             no_repeat_ngram,
+            coverage_penalty,
         )
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
@@ -234,6 +238,7 @@ class Translator:
         n_best: int | None,
         split: bool | None,
         no_repeat: int | None,
+        beta: float | None,
     ) -> DecodingConfig:
         """The config's decoding defaults with this call's values, checked."""
         defaults = self.config.decoding
@@ -246,6 +251,7 @@ class Translator:
             n_best=defaults.n_best if n_best is None else n_best,
             split_sentences=defaults.split_sentences if split is None else split,
             no_repeat_ngram=defaults.no_repeat_ngram if no_repeat is None else no_repeat,
+            coverage_penalty=defaults.coverage_penalty if beta is None else beta,
         )
         if settings.beam_size < 1 or settings.batch_size < 1:
             raise NMTError(
@@ -255,6 +261,10 @@ class Translator:
         if settings.no_repeat_ngram < 0 or settings.no_repeat_ngram == 1:
             raise NMTError(
                 f"no_repeat_ngram must be 0 (off) or at least 2, got {settings.no_repeat_ngram}"
+            )
+        if settings.coverage_penalty < 0:
+            raise NMTError(
+                f"coverage penalty must be 0 (off) or more, got {settings.coverage_penalty}"
             )
         if not 1 <= settings.n_best <= settings.beam_size:
             raise NMTError(
@@ -296,6 +306,7 @@ class Translator:
             settings.max_len_b,
             settings.n_best,
             no_repeat_ngram=settings.no_repeat_ngram,
+            coverage_beta=settings.coverage_penalty,
         )
 
     def _translations(

@@ -14,6 +14,7 @@ from nmt.model import Seq2Seq, build_model
 from nmt.search import (
     _block_repeats,
     beam_search,
+    coverage_penalty,
     greedy_search,
     length_penalty,
     max_output_lengths,
@@ -309,3 +310,48 @@ def test_no_repeat_ngram_leaves_no_repeated_ngram_and_keeps_true_scores() -> Non
             assert hyps[0].score == pytest.approx(
                 expected / length_penalty(len(hyps[0].tokens) + 1, 1.0), abs=1e-6
             )
+
+
+def attention_received(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> torch.Tensor:
+    """(len(tokens) + 1, src_len) attention weights of each step under teacher forcing, EOS's too."""
+    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
+    rows = []
+    with torch.inference_mode():
+        for prev in [BOS_ID, *tokens]:
+            _, weights, state = model.step(torch.tensor([prev]), encoded, state)
+            rows.append(weights[0])
+    return torch.stack(rows)
+
+
+def test_coverage_penalty_counts_neglected_real_source_pieces_only() -> None:
+    attention = torch.tensor([[[0.5, 0.25, 0.25], [0.75, 0.25, 0.0]]])  # 2 steps, 3 positions
+    # piece 0 got 1.25 (capped at 1), piece 1 0.5, piece 2 (padding here) is not counted
+    assert coverage_penalty(attention, torch.tensor([2]), 0.4).item() == pytest.approx(
+        0.4 * math.log(0.5)
+    )
+    assert coverage_penalty(attention, torch.tensor([3]), 0.4).item() == pytest.approx(
+        0.4 * (math.log(0.5) + math.log(0.25))
+    )
+    full = torch.tensor([[[1.0, 0.0], [0.0, 1.0]]])
+    assert coverage_penalty(full, torch.tensor([2]), 3.0).item() == 0.0
+
+
+def test_coverage_penalty_reranks_the_finished_hypotheses_by_their_attention() -> None:
+    model = tiny_model("gru", "bahdanau", dtype=torch.float64)
+    src, src_lengths = source_batch([8, 5, 7, 3, 6, 8], seed=3)
+    plain = beam_search(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4)
+    covered = beam_search(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4, coverage_beta=0.7)
+    reordered = 0
+    for row, (before, after) in enumerate(zip(plain, covered, strict=True)):
+        # the same hypotheses finish (the penalty only ranks them), with the penalty added
+        assert sorted(h.tokens for h in before) == sorted(h.tokens for h in after)
+        score_before = {tuple(h.tokens): h.score for h in before}
+        one = src[row : row + 1, : int(src_lengths[row])]
+        for h in after:
+            received = attention_received(model, one, h.tokens).unsqueeze(0)
+            penalty = coverage_penalty(received, src_lengths[row : row + 1], 0.7).item()
+            assert penalty <= 0
+            assert h.score == pytest.approx(score_before[tuple(h.tokens)] + penalty, abs=1e-6)
+        assert [h.score for h in after] == sorted((h.score for h in after), reverse=True)
+        reordered += [h.tokens for h in before] != [h.tokens for h in after]
+    assert reordered > 0

@@ -53,6 +53,12 @@ def main(argv: list[str] | None = None) -> int:
         help="a held-out set: its name, source file and reference file (repeatable)",
     )
     parser.add_argument("--alphas", nargs="+", type=float, default=[0.0, 0.6, 1.0, 1.4, 1.8])
+    parser.add_argument(
+        "--betas",
+        nargs="+",
+        type=float,
+        help="coverage penalties to try with each alpha (default: the config's only)",
+    )
     parser.add_argument("--beam-size", type=int, help="default: the config's decoding.beam_size")
     parser.add_argument(
         "--split-sentences",
@@ -78,8 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"tune_length_penalty.py: {error}", file=sys.stderr)
         return 1
 
+    betas = args.betas or [translator.config.decoding.coverage_penalty]
+    settings = [(alpha, beta) for alpha in args.alphas for beta in betas]
     rows = []
-    for alpha in args.alphas:
+    for alpha, beta in settings:
         for name, (sources, references) in sets.items():
             start = time.perf_counter()
             hypotheses = translator.translate(
@@ -88,11 +96,13 @@ def main(argv: list[str] | None = None) -> int:
                 length_penalty=alpha,
                 split_sentences=args.split_sentences,
                 no_repeat_ngram=args.no_repeat_ngram,
+                coverage_penalty=beta,
             )
             bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
             rows.append(
                 {
                     "alpha": alpha,
+                    "beta": beta,
                     "set": name,
                     "lines": len(sources),
                     "bleu": round(bleu.score, 2),
@@ -103,22 +113,24 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
-    def mean_score(alpha: float) -> float:
-        chosen = [r for r in rows if r["alpha"] == alpha]
+    def mean_score(setting: tuple[float, float]) -> float:
+        chosen = [r for r in rows if (r["alpha"], r["beta"]) == setting]
         return sum(r["bleu"] + r["chrf"] for r in chosen) / len(chosen)
 
-    best = max(args.alphas, key=mean_score)
-    print("| alpha | set | lines | BLEU | chrF | length ratio |")
-    print("| ---: | --- | ---: | ---: | ---: | ---: |")
+    best, best_beta = max(settings, key=mean_score)
+    print("| alpha | coverage penalty | set | lines | BLEU | chrF | length ratio |")
+    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        mark = " (best)" if row["alpha"] == best else ""
+        mark = " (best)" if (row["alpha"], row["beta"]) == (best, best_beta) else ""
         print(
-            f"| {row['alpha']:g}{mark} | {row['set']} | {row['lines']:,} | {row['bleu']:.2f} "
-            f"| {row['chrf']:.2f} | {row['length_ratio']:.3f} |"
+            f"| {row['alpha']:g}{mark} | {row['beta']:g} | {row['set']} | {row['lines']:,} "
+            f"| {row['bleu']:.2f} | {row['chrf']:.2f} | {row['length_ratio']:.3f} |"
         )
-    print(f"\nbest length_penalty by mean BLEU + chrF: {best:g}")
+    chosen = f"{best:g}" + (f", coverage penalty {best_beta:g}" if len(betas) > 1 else "")
+    print(f"\nbest length_penalty by mean BLEU + chrF: {chosen}")
     if args.json:
-        args.json.write_text(json.dumps({"best": best, "rows": rows}, indent=1) + "\n")
+        result = {"best": best, "coverage_penalty": best_beta, "rows": rows}
+        args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
 
