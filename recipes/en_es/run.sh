@@ -40,7 +40,7 @@ THREADS=${THREADS:-}                  # translation threads; default: the config
 DEVICE=${DEVICE:-}                    # translation device; default: the config's training.device
 LENGTH_PENALTY=${LENGTH_PENALTY:-tune}  # tune | a number | config (its decoding.length_penalty)
 TUNE_LINES=${TUNE_LINES:-800}         # held-out lines of each validation set that tune it...
-TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8}  # ...among these (tools/tune_length_penalty.py)
+TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8 2.2 2.6}  # ...among these (tools/tune_length_penalty.py)
 SPLIT_SENTENCES=${SPLIT_SENTENCES:-}  # 1 | 0: translate each sentence of a line on its own or
                                       # not; empty: the config's decoding.split_sentences
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
