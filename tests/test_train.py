@@ -179,6 +179,28 @@ def test_decay_schedule_anneals_over_the_last_part_of_the_budget(corpus, tmp_pat
     assert lrs == pytest.approx(expected)
 
 
+def test_decay_schedule_resumes_where_it_stopped(corpus, tmp_path: Path) -> None:
+    """A crash mid-budget, then a resume: the same weights as an uninterrupted decay run."""
+    options = dict(max_steps=8, max_epochs=0, schedule="decay", decay_fraction=0.75)
+    train(make_config(corpus, tmp_path / "straight", **options))
+    crashed = Trainer(
+        make_config(corpus, tmp_path / "crashed", **options), Process(), torch.device("cpu"), False
+    )
+    update = crashed._update
+
+    def crash_after_four_steps(batches):
+        if crashed.progress.step == 5:  # step 4 was validated and saved
+            raise KeyboardInterrupt
+        return update(batches)
+
+    crashed._update = crash_after_four_steps
+    with pytest.raises(KeyboardInterrupt):
+        crashed.run()
+    train(make_config(corpus, tmp_path / "crashed", **options), resume=True)
+    for name, tensor in final_weights(tmp_path / "straight").items():
+        assert torch.equal(tensor, final_weights(tmp_path / "crashed")[name]), name
+
+
 def test_keeps_last_and_best_checkpoints_and_writes_the_model_dir(corpus, tmp_path: Path) -> None:
     model_dir = tmp_path / "model"
     train(make_config(corpus, model_dir, max_steps=16, keep_last=1, keep_best=1))
