@@ -540,7 +540,7 @@ def _scheduler(
     def factor(step: int) -> float:
         scale = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
         if cfg.schedule == "decay":
-            scale *= _decay_factor(budget_spent(), cfg.decay_fraction, cfg.min_lr / cfg.lr)
+            scale *= _decay_factor(budget_spent(), cfg.decay_fraction, min(cfg.min_lr / cfg.lr, 1))
         return scale
 
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

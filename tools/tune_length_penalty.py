@@ -9,7 +9,8 @@ Why: a model's output can be systematically short or long on some domains, and c
 weighted) and BLEU (brevity penalty) both punish short output. The model is loaded once and
 each set is translated once per alpha; the table gives BLEU, chrF and the hypothesis/reference
 length ratio, and the alpha with the best mean chrF + BLEU over the sets is marked (write it into
-the config's ``decoding.length_penalty``).
+the config's ``decoding.length_penalty``). ``--betas`` also tries coverage penalties with each
+alpha (``decoding.coverage_penalty``).
 """
 
 from __future__ import annotations
