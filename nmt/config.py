@@ -81,6 +81,9 @@ class ModelConfig:
     # feeding (a step that needs the previous attention cannot be fused), so input_feeding is unused.
     fused_decoder: bool = False
     tie_embeddings: bool = False  # output projection shares the target embeddings
+    # source and target embeddings are one matrix (a joint vocabulary): a name's pieces mean the
+    # same on both sides, which helps copying them
+    share_embeddings: bool = False
     dropout: float = 0.1
 
 

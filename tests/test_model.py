@@ -128,6 +128,19 @@ def test_tied_embeddings_share_one_matrix() -> None:
     assert model.output_layer.weight is model.decoder.embed.weight
 
 
+def test_shared_embeddings_are_one_matrix_for_one_vocabulary() -> None:
+    model = build_model(tiny_config(share_embeddings=True), VOCAB, VOCAB)
+    assert model.decoder.embed.weight is model.encoder.embed.weight
+    assert model.decoder.embed.weight[PAD].abs().sum() == 0
+    unshared = build_model(tiny_config(), VOCAB, VOCAB)
+    saved = sum(p.numel() for p in unshared.parameters()) - sum(
+        p.numel() for p in model.parameters()
+    )
+    assert saved == VOCAB * model.config.emb_size
+    with pytest.raises(ValueError, match="share_embeddings needs one joint vocabulary"):
+        build_model(tiny_config(share_embeddings=True), VOCAB, VOCAB + 1)
+
+
 def test_dot_attention_with_mismatched_sizes_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="dot attention needs decoder_hidden"):
         build_model(tiny_config(attention="dot", decoder_hidden=48), VOCAB, VOCAB)

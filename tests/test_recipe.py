@@ -468,6 +468,7 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
     for model in baseline, fused:
         assert "  lr: 0.001\n" in (model / "config.yaml").read_text()
+        assert "  schedule: plateau\n" in (model / "config.yaml").read_text()
     for model in baseline, fused:  # the common --set reaches every ablation
         assert "log_every: 7" in (model / "config.yaml").read_text()
     table = (out / "ablations.md").read_text()

@@ -69,6 +69,13 @@ class Seq2Seq(nn.Module):
         )
         self.output_layer = nn.Linear(config.decoder_hidden, tgt_vocab_size)
         self.reset_parameters()
+        if config.share_embeddings:
+            if src_vocab_size != tgt_vocab_size:
+                raise ValueError(
+                    f"share_embeddings needs one joint vocabulary; the source has "
+                    f"{src_vocab_size} pieces, the target {tgt_vocab_size}"
+                )
+            self.decoder.embed.weight = self.encoder.embed.weight
         if config.tie_embeddings:
             if config.emb_size != config.decoder_hidden:
                 raise ValueError(
