@@ -84,6 +84,9 @@ class ModelConfig:
     # source and target embeddings are one matrix (a joint vocabulary): a name's pieces mean the
     # same on both sides, which helps copying them
     share_embeddings: bool = False
+    # copy attention (pointer-generator): a gate mixes the attention over the source pieces into
+    # the output distribution, so names and numbers can be copied; needs a joint vocabulary
+    copy_attention: bool = False
     dropout: float = 0.1
 
 

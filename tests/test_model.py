@@ -7,7 +7,7 @@ import torch
 
 from nmt.config import MODEL_PRESETS, ModelConfig
 from nmt.model import build_model
-from nmt.model.loss import smoothed_cross_entropy
+from nmt.model.loss import copy_log_probs, smoothed_cross_entropy, smoothed_nll
 
 BOS, EOS, PAD = 2, 3, 0
 VOCAB = 16
@@ -219,3 +219,55 @@ def test_dropout_zeroes_a_share_p_scales_the_rest_and_keeps_the_dtype() -> None:
     assert dropout(x) is x
     with pytest.raises(ValueError, match="dropout"):
         Dropout(1.0)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_copy_attention_learns_reversal_and_step_matches_teacher_forcing(fused: bool) -> None:
+    config = tiny_config(copy_attention=True, fused_decoder=fused, input_feeding=not fused)
+    assert overfit_reversal(config, max_steps=400) >= 0.99
+    torch.manual_seed(2)
+    model = build_model(config, VOCAB, VOCAB).eval()
+    with torch.no_grad():  # a gate far from 0 and 1, so both parts of the mixture count
+        model.copy_gate.bias.fill_(0.3)
+    src, src_lengths, tgt_in, tgt_out, tgt_lengths = padded_example()
+    with torch.no_grad():
+        forced = model.forced_log_probs(src, src_lengths, tgt_in, tgt_lengths)
+        torch.testing.assert_close(forced.exp().sum(-1), torch.ones(forced.shape[:2]))
+        encoded, state = model.encode(src, src_lengths)
+        for t in range(tgt_in.size(1)):
+            log_probs, _, state = model.step(tgt_in[:, t], encoded, state)
+            real = tgt_out[:, t] != PAD
+            torch.testing.assert_close(log_probs[real], forced[real, t], atol=1e-5, rtol=0)
+        # the summed loss is the negative log-likelihood of these same distributions
+        loss, tokens, _ = model(src, src_lengths, tgt_in, tgt_out, tgt_lengths)
+        real = tgt_out != PAD
+        expected = -forced[real].gather(1, tgt_out[real].unsqueeze(1)).sum()
+        torch.testing.assert_close(loss, expected, atol=1e-4, rtol=0)
+
+
+def test_copy_mixture_is_the_attention_or_the_softmax_at_the_gate_extremes() -> None:
+    logits = torch.randn(2, VOCAB, generator=torch.Generator().manual_seed(0))
+    weights = torch.tensor([[0.5, 0.25, 0.25, 0.0], [1.0, 0.0, 0.0, 0.0]])
+    src = torch.tensor([[5, 7, 5, PAD], [9, PAD, PAD, PAD]])
+    copied = copy_log_probs(logits, torch.full((2, 1), -60.0), weights, src).exp()
+    expected = torch.zeros(2, VOCAB)
+    expected[0, 5], expected[0, 7], expected[1, 9] = 0.75, 0.25, 1.0
+    torch.testing.assert_close(copied, expected, atol=1e-6, rtol=0)
+    generated = copy_log_probs(logits, torch.full((2, 1), 60.0), weights, src)
+    torch.testing.assert_close(generated, torch.log_softmax(logits, -1))
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_smoothed_nll_of_log_softmax_equals_the_fused_loss(smoothing: float) -> None:
+    generator = torch.Generator().manual_seed(1)
+    logits = torch.randn(30, VOCAB, dtype=torch.float64, generator=generator)
+    gold = torch.randint(0, VOCAB, (30,), generator=generator)
+    fused, fused_correct = smoothed_cross_entropy(logits, gold, smoothing)
+    loss, correct = smoothed_nll(torch.log_softmax(logits, -1), gold, smoothing)
+    torch.testing.assert_close(loss, fused)
+    assert int(correct) == int(fused_correct)
+
+
+def test_copy_attention_needs_one_vocabulary() -> None:
+    with pytest.raises(ValueError, match="copy_attention needs one joint vocabulary"):
+        build_model(tiny_config(copy_attention=True), VOCAB, VOCAB + 1)

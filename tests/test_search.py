@@ -355,3 +355,29 @@ def test_coverage_penalty_reranks_the_finished_hypotheses_by_their_attention() -
         assert [h.score for h in after] == sorted((h.score for h in after), reverse=True)
         reordered += [h.tokens for h in before] != [h.tokens for h in after]
     assert reordered > 0
+
+
+def test_copy_attention_model_searches_batched_as_alone_and_greedy_as_beam_one() -> None:
+    torch.manual_seed(4)
+    config = config_from_dict(
+        {"model": {"preset": "tiny", "copy_attention": True, "fused_decoder": True}}
+    ).model
+    model = build_model(config, SRC_VOCAB, SRC_VOCAB)  # copying needs one vocabulary
+    for parameter in model.parameters():
+        torch.nn.init.normal_(parameter, std=0.5)
+    model = model.to(torch.float64).eval()
+    lengths = [6, 2, 5, 1, 4]
+    src, src_lengths = source_batch(lengths, seed=4)
+    batched = beam_search(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
+    for row, length in enumerate(lengths):
+        one = src[row : row + 1, :length]
+        (alone,) = beam_search(model, one, src_lengths[row : row + 1], 4, 1.0, 1.5, 3, n_best=3)
+        assert [h.tokens for h in batched[row]] == [h.tokens for h in alone]
+        best = batched[row][0]
+        expected = sequence_score(model, one, best.tokens)
+        assert best.score == pytest.approx(
+            expected / length_penalty(len(best.tokens) + 1, 1.0), abs=1e-9
+        )
+    greedy = greedy_search(model, src, src_lengths, 1.5, 3)
+    beam_one = beam_search(model, src, src_lengths, 1, 0.0, 1.5, 3)
+    assert [g.tokens for g in greedy] == [b.tokens for (b,) in beam_one]

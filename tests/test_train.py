@@ -267,3 +267,24 @@ def test_streaming_mode_trains_and_resumes_bitwise(corpus, tmp_path: Path) -> No
     log = [json.loads(line) for line in open(straight / "train_log.jsonl")]
     epochs = [r for r in log if r["event"] == "data" and r.get("epoch") is not None]
     assert epochs and "kept 400 of 400 pairs" in epochs[0]["report"]
+
+
+def test_copy_attention_with_shared_embeddings_trains_saves_and_translates(
+    corpus, tmp_path: Path
+) -> None:
+    from nmt.translator import Translator
+
+    model_dir = tmp_path / "model"
+    config = make_config(corpus, model_dir, max_steps=8, max_epochs=0, valid_metric="bleu")
+    config = replace(
+        config, model=replace(config.model, copy_attention=True, share_embeddings=True)
+    )
+    train(config)
+    state = load_checkpoint(model_dir / "model.pt")["model"]
+    assert "copy_gate.weight" in state
+    assert torch.equal(state["encoder.embed.weight"], state["decoder.embed.weight"])
+    translator = Translator.from_pretrained(model_dir)
+    lines = open(corpus["dev_src"], encoding="utf-8").read().splitlines()[:5] + [""]
+    assert len(translator.translate(lines, beam_size=3)) == 6
+    quantized = Translator.from_pretrained(model_dir, precision="int8")
+    assert len(quantized.translate(lines, beam_size=2)) == 6

@@ -29,6 +29,7 @@ class EncoderOutput:
     memory: Tensor  # (batch, src_len, memory_size)
     keys: Tensor  # (batch, src_len, key_size)
     mask: Tensor  # (batch, src_len), True on real tokens
+    src: Tensor  # (batch, src_len) the source ids, for copy attention
 
     def select(self, index: Tensor) -> EncoderOutput:
         """Rows ``index`` (the sentences still being searched), gathered."""
@@ -36,6 +37,7 @@ class EncoderOutput:
             self.memory.index_select(0, index),
             self.keys.index_select(0, index),
             self.mask.index_select(0, index),
+            self.src.index_select(0, index),
         )
 
 
@@ -79,28 +81,30 @@ class RecurrentDecoder(nn.Module):
 
     def forward(
         self, tgt_in: Tensor, tgt_lengths: Tensor, encoded: EncoderOutput, state: DecoderState
-    ) -> Tensor:
-        """Teacher-forced pass over (batch, tgt_len) inputs -> (batch, tgt_len, hidden)."""
+    ) -> tuple[Tensor, Tensor]:
+        """Teacher-forced pass over (batch, tgt_len) inputs -> attentional vectors (batch,
+        tgt_len, hidden) and attention weights (batch, tgt_len, src_len)."""
         embedded = self.dropout(self.embed(tgt_in))  # (batch, tgt_len, emb)
         if not self.input_feeding:
             return self._forward_fused(embedded, tgt_lengths, encoded, state)
-        vectors = []
+        vectors, weights = [], []
         for t in range(tgt_in.size(1)):
-            vector, _, state = self._attend_step(embedded[:, t], encoded, state)
+            vector, step_weights, state = self._attend_step(embedded[:, t], encoded, state)
             vectors.append(vector)
-        return torch.stack(vectors, dim=1)
+            weights.append(step_weights)
+        return torch.stack(vectors, dim=1), torch.stack(weights, dim=1)
 
     def _forward_fused(
         self, embedded: Tensor, tgt_lengths: Tensor, encoded: EncoderOutput, state: DecoderState
-    ) -> Tensor:
+    ) -> tuple[Tensor, Tensor]:
         packed = pack_padded_sequence(
             embedded, tgt_lengths.cpu(), batch_first=True, enforce_sorted=False
         )
         packed_out, _ = self.rnn(packed, state.hidden)
         hidden, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.size(1))
         # hidden: (batch, tgt_len, hidden); one attention call for every target position
-        context, _ = self.attention(hidden, encoded.keys, encoded.memory, encoded.mask)
-        return self._combine(hidden, context)
+        context, weights = self.attention(hidden, encoded.keys, encoded.memory, encoded.mask)
+        return self._combine(hidden, context), weights
 
     def step(
         self, prev_tokens: Tensor, encoded: EncoderOutput, state: DecoderState

@@ -65,3 +65,29 @@ def smoothed_cross_entropy(logits: Tensor, gold: Tensor, smoothing: float) -> tu
 
     Half-precision logits are read as they are; every sum runs in fp32."""
     return _SmoothedCrossEntropy.apply(logits, gold, smoothing)
+
+
+def copy_log_probs(logits: Tensor, gate_logits: Tensor, weights: Tensor, src: Tensor) -> Tensor:
+    """Log-probabilities of the pointer-generator mixture (See et al., 2017), in fp32 or wider:
+    ``g * softmax(logits) + (1 - g) * (attention summed per source id)``, ``g = sigmoid(gate)``.
+
+    logits (rows, vocab), gate_logits (rows, 1), weights and src (rows, src_len); the source ids
+    index the target vocabulary (a joint one). Padding has weight 0, so it adds nothing.
+    """
+    dtype = torch.promote_types(logits.dtype, torch.float32)  # fp32 (fp64 stays fp64)
+    gate = torch.sigmoid(gate_logits.to(dtype))
+    mixed = (gate * torch.softmax(logits.to(dtype), dim=-1)).scatter_add(
+        1, src, (1.0 - gate) * weights.to(dtype)
+    )
+    return mixed.clamp_min(1e-12).log()
+
+
+def smoothed_nll(log_probs: Tensor, gold: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
+    """:func:`smoothed_cross_entropy` for given log-probabilities (rows, vocab): the summed
+    ``(1 - s) * -log p(gold) + s * mean(-log p)`` and the argmax-right count (ties count)."""
+    gold_log_prob = log_probs.gather(1, gold.unsqueeze(1)).squeeze(1)
+    loss = -(1.0 - smoothing) * gold_log_prob.sum()
+    if smoothing > 0:
+        loss = loss - smoothing * log_probs.mean(dim=-1).sum()
+    correct = (gold_log_prob >= log_probs.amax(dim=-1)).sum()
+    return loss, correct

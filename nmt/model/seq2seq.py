@@ -9,7 +9,7 @@ from nmt.config import ModelConfig
 from nmt.model.cells import RecurrentState
 from nmt.model.decoder import DecoderState, EncoderOutput, RecurrentDecoder
 from nmt.model.encoder import RecurrentEncoder
-from nmt.model.loss import smoothed_cross_entropy
+from nmt.model.loss import copy_log_probs, smoothed_cross_entropy, smoothed_nll
 
 PAD_ID = 0  # the tokenizer's fixed padding id
 
@@ -68,7 +68,14 @@ class Seq2Seq(nn.Module):
             pad_id=PAD_ID,
         )
         self.output_layer = nn.Linear(config.decoder_hidden, tgt_vocab_size)
+        # copy attention: the probability of generating from the vocabulary, not copying
+        self.copy_gate = nn.Linear(config.decoder_hidden, 1) if config.copy_attention else None
         self.reset_parameters()
+        if config.copy_attention and src_vocab_size != tgt_vocab_size:
+            raise ValueError(
+                f"copy_attention needs one joint vocabulary; the source has {src_vocab_size} "
+                f"pieces, the target {tgt_vocab_size}"
+            )
         if config.share_embeddings:
             if src_vocab_size != tgt_vocab_size:
                 raise ValueError(
@@ -96,7 +103,7 @@ class Seq2Seq(nn.Module):
         """Encode (batch, src_len) ids; returns what the decoder reads and its initial state."""
         memory, final = self.encoder(src, src_lengths)
         keys = self.decoder.attention.project_keys(memory)
-        encoded = EncoderOutput(memory, keys, src != PAD_ID)
+        encoded = EncoderOutput(memory, keys, src != PAD_ID, src)
         hidden = self.bridge(final)
         feed = None
         if self.decoder.input_feeding:
@@ -107,8 +114,33 @@ class Seq2Seq(nn.Module):
         self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
     ) -> Tensor:
         """Teacher-forced attentional vectors (batch, tgt_len, decoder_hidden); no output layer."""
+        return self._decode(src, src_lengths, tgt_in, tgt_lengths)[0]
+
+    def _decode(
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Teacher-forced attentional vectors and attention weights (batch, tgt_len, src_len)."""
         encoded, state = self.encode(src, src_lengths)
         return self.decoder(tgt_in, tgt_lengths, encoded, state)
+
+    def forced_log_probs(
+        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
+    ) -> Tensor:
+        """Teacher-forced log-probabilities (batch, tgt_len, vocab), what ``step`` gives."""
+        vectors, weights = self._decode(src, src_lengths, tgt_in, tgt_lengths)
+        batch, length = tgt_in.shape
+        rows_src = src.unsqueeze(1).expand(batch, length, src.size(1)).reshape(batch * length, -1)
+        log_probs = self._log_probs(
+            vectors.reshape(batch * length, -1), weights.reshape(batch * length, -1), rows_src
+        )
+        return log_probs.view(batch, length, -1)
+
+    def _log_probs(self, vectors: Tensor, weights: Tensor, src: Tensor) -> Tensor:
+        """(rows, vocab) log-probabilities from attentional vectors, with copying if enabled."""
+        logits = self.output_layer(vectors)
+        if self.copy_gate is None:
+            return torch.log_softmax(logits, dim=-1)
+        return copy_log_probs(logits, self.copy_gate(vectors), weights, src)
 
     def forward(
         self,
@@ -123,11 +155,16 @@ class Seq2Seq(nn.Module):
 
         The output layer, the largest matrix product of a step, runs only on non-padding positions.
         """
-        vectors = self.decode_vectors(src, src_lengths, tgt_in, tgt_lengths)
+        vectors, weights = self._decode(src, src_lengths, tgt_in, tgt_lengths)
         real = tgt_out != PAD_ID  # (batch, tgt_len)
-        logits = self.output_layer(vectors[real])  # (n_tokens, vocab)
         gold = tgt_out[real]
-        loss, correct = smoothed_cross_entropy(logits, gold, label_smoothing)
+        if self.copy_gate is None:
+            logits = self.output_layer(vectors[real])  # (n_tokens, vocab)
+            loss, correct = smoothed_cross_entropy(logits, gold, label_smoothing)
+        else:
+            rows_src = src.unsqueeze(1).expand(-1, tgt_out.size(1), -1)[real]  # (n_tokens, src_len)
+            log_probs = self._log_probs(vectors[real], weights[real], rows_src)
+            loss, correct = smoothed_nll(log_probs, gold, label_smoothing)
         return loss, int(gold.numel()), int(correct)
 
     def step(
@@ -135,7 +172,11 @@ class Seq2Seq(nn.Module):
     ) -> tuple[Tensor, Tensor, DecoderState]:
         """One search step: (batch,) previous tokens -> log-probs (batch, vocab), weights, state."""
         vector, weights, state = self.decoder.step(prev_tokens, encoded, state)
-        return torch.log_softmax(self.output_layer(vector), dim=-1), weights, state
+        src = encoded.src
+        if self.copy_gate is not None and weights.size(0) != src.size(0):
+            # beam search: each sentence's hypotheses sit in consecutive rows
+            src = src.repeat_interleave(weights.size(0) // src.size(0), dim=0)
+        return self._log_probs(vector, weights, src), weights, state
 
 
 def build_model(config: ModelConfig, src_vocab_size: int, tgt_vocab_size: int) -> Seq2Seq:

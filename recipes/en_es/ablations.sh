@@ -45,9 +45,10 @@ declare -A ABLATION=(
   [decoder256]="model.decoder_hidden=256"
   [lr2e-3+fused]="training.lr=2e-3 model.fused_decoder=true"
   [lr2e-3+fused+shared]="training.lr=2e-3 model.fused_decoder=true model.share_embeddings=true"
+  [lr2e-3+fused+copy]="training.lr=2e-3 model.fused_decoder=true model.copy_attention=true"
 )
 ORDER=(baseline fused dropout0.1 lr2e-3 tokens6000 vocab16k decoder256 lr2e-3+fused
-  lr2e-3+fused+shared)
+  lr2e-3+fused+shared lr2e-3+fused+copy)
 
 while (($#)); do
   case $1 in
@@ -113,6 +114,7 @@ for name in names:
         "lr2e-3": "lr 2e-3", "tokens6000": "6,000-token batches", "vocab16k": "16k pieces",
         "decoder256": "decoder 256", "lr2e-3+fused": "lr 2e-3, fused decoder",
         "lr2e-3+fused+shared": "lr 2e-3, fused decoder, shared embeddings",
+        "lr2e-3+fused+copy": "lr 2e-3, fused decoder, copy attention",
     }.get(name, name)
     last, best = valid[-1], max(valid, key=lambda r: r["bleu"])
     # equal steps compare the settings even where other jobs slowed some runs down
