@@ -352,6 +352,36 @@ def test_plot_attention_writes_a_png_searched_and_forced(tiny_model_dir: Path, t
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_tune_length_penalty_grids_alphas_and_betas_and_marks_the_best(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    from nmt.evaluation import compute_scores
+
+    tool = load_tool("tune_length_penalty")
+    src, ref = DATA_DIR / "tatoeba" / "dev.en", DATA_DIR / "tatoeba" / "dev.es"
+    result = tmp_path / "tuning.json"
+    argv = ["-m", str(tiny_model_dir), "--set", "tatoeba", str(src), str(ref), "--skip", "100"]
+    argv += ["--max-lines", "12", "--alphas", "0.0", "2.0", "--betas", "0.0", "1.0"]
+    assert tool.main([*argv, "--beam-size", "3", "--json", str(result)]) == 0
+    tuning = json.loads(result.read_text())
+    rows = tuning["rows"]
+    assert [(r["alpha"], r["beta"]) for r in rows] == [(0, 0), (0, 1), (2, 0), (2, 1)]
+    assert all(r["lines"] == 12 and r["set"] == "tatoeba" for r in rows)
+    best = max(rows, key=lambda r: r["bleu"] + r["chrf"])
+    assert best["bleu"] + best["chrf"] == max(r["bleu"] + r["chrf"] for r in rows)
+    assert (tuning["best"], tuning["coverage_penalty"]) == (best["alpha"], best["beta"])
+    # each row is sacrebleu's score of the translator's output with that setting
+    translator = Translator.from_pretrained(tiny_model_dir)
+    sources = src.read_text(encoding="utf-8").splitlines()[100:112]
+    references = ref.read_text(encoding="utf-8").splitlines()[100:112]
+    row = rows[3]
+    hypotheses = translator.translate(
+        sources, beam_size=3, length_penalty=row["alpha"], coverage_penalty=row["beta"]
+    )
+    bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
+    assert (row["bleu"], row["chrf"]) == (round(bleu.score, 2), round(chrf.score, 2))
+
+
 def test_forced_attention_has_a_row_per_target_piece_summing_to_one(tiny_model_dir: Path) -> None:
     from nmt.translator import Translator
 

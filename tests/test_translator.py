@@ -331,3 +331,32 @@ def test_cli_pipe_answers_each_line_before_the_next_arrives(
     finally:
         process.kill()
         process.wait()
+
+
+def test_cli_coverage_penalty_flag_reaches_the_search_and_refuses_negatives(
+    tiny_model_dir: Path,
+    tmp_path: Path,
+    translator: Translator,
+    sentences: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(sentences[:6]) + "\n", encoding="utf-8")
+    target = tmp_path / "out.txt"
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
+    assert main([*argv, "--beam-size", "4", "--n-best", "4", "--coverage-penalty", "2.0"]) == 0
+    rows = [line.split(" ||| ") for line in target.read_text(encoding="utf-8").splitlines()]
+    expected = translator.translate_hypotheses(
+        sentences[:6], beam_size=4, n_best=4, coverage_penalty=2.0
+    )
+    assert [(int(i), text) for i, text, _score in rows] == [
+        (index, hypothesis.text) for index, line in enumerate(expected) for hypothesis in line
+    ]
+    # the penalty changes the scores it writes (beta 0 would give the plain ones)
+    plain = translator.translate_hypotheses(sentences[:6], beam_size=4, n_best=4)
+    assert [float(score) for *_, score in rows] != pytest.approx(
+        [hypothesis.score for line in plain for hypothesis in line], abs=1e-3
+    )
+    capsys.readouterr()
+    assert main([*argv, "--coverage-penalty", "-0.5"]) == 2
+    assert "coverage penalty must be 0 (off) or more, got -0.5" in capsys.readouterr().err
