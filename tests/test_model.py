@@ -7,7 +7,7 @@ import torch
 
 from nmt.config import MODEL_PRESETS, ModelConfig
 from nmt.model import build_model
-from nmt.model.loss import copy_log_probs, smoothed_cross_entropy, smoothed_nll
+from nmt.model.loss import copy_cross_entropy, copy_log_probs, smoothed_cross_entropy
 
 BOS, EOS, PAD = 2, 3, 0
 VOCAB = 16
@@ -257,6 +257,17 @@ def test_copy_mixture_is_the_attention_or_the_softmax_at_the_gate_extremes() -> 
     torch.testing.assert_close(generated, torch.log_softmax(logits, -1))
 
 
+def smoothed_nll(log_probs: torch.Tensor, gold: torch.Tensor, smoothing: float) -> tuple:
+    """The label-smoothed loss written plainly over given log-probabilities: the reference for
+    the fused losses, ``(1 - s) * -log p(gold) + s * mean(-log p)`` and the argmax-right count."""
+    gold_log_prob = log_probs.gather(1, gold.unsqueeze(1)).squeeze(1)
+    loss = -(1.0 - smoothing) * gold_log_prob.sum()
+    if smoothing > 0:
+        loss = loss - smoothing * log_probs.mean(dim=-1).sum()
+    correct = (gold_log_prob >= log_probs.amax(dim=-1)).sum()
+    return loss, correct
+
+
 @pytest.mark.parametrize("smoothing", [0.0, 0.1])
 def test_smoothed_nll_of_log_softmax_equals_the_fused_loss(smoothing: float) -> None:
     generator = torch.Generator().manual_seed(1)
@@ -266,6 +277,49 @@ def test_smoothed_nll_of_log_softmax_equals_the_fused_loss(smoothing: float) -> 
     loss, correct = smoothed_nll(torch.log_softmax(logits, -1), gold, smoothing)
     torch.testing.assert_close(loss, fused)
     assert int(correct) == int(fused_correct)
+
+
+def copy_inputs(dtype: torch.dtype, rows: int = 70) -> tuple[torch.Tensor, ...]:
+    """Rows over more than one CPU chunk, repeated source ids, padding, gold copied or not."""
+    generator = torch.Generator().manual_seed(3)
+    logits = torch.randn(rows, VOCAB, generator=generator).mul(3).to(dtype)
+    gate_logits = torch.randn(rows, 1, generator=generator).to(dtype)
+    src = torch.randint(1, VOCAB, (rows, 6), generator=generator)
+    src[:, 1] = src[:, 0]  # the same piece twice in every source
+    src[::3, 4:] = PAD
+    scores = torch.randn(rows, 6, generator=generator).masked_fill(src == PAD, float("-inf"))
+    weights = torch.softmax(scores, -1).to(dtype)
+    gold = torch.randint(1, VOCAB, (rows,), generator=generator)
+    gold[::2] = src[::2, 2]  # half the gold pieces are in the source
+    return logits, gate_logits, weights, src, gold
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_fused_copy_loss_and_gradients_equal_the_plain_mixture(smoothing: float) -> None:
+    logits, gate_logits, weights, src, gold = copy_inputs(torch.float64)
+    inputs = [t.clone().requires_grad_() for t in (logits, gate_logits, weights)]
+    reference = [t.clone().requires_grad_() for t in (logits, gate_logits, weights)]
+    loss, correct = copy_cross_entropy(*inputs, src, gold, smoothing)
+    expected, expected_correct = smoothed_nll(copy_log_probs(*reference, src), gold, smoothing)
+    torch.testing.assert_close(loss, expected)
+    assert int(correct) == int(expected_correct)
+    (loss * 0.5).backward()
+    (expected * 0.5).backward()
+    for fused, plain in zip(inputs, reference, strict=True):
+        torch.testing.assert_close(fused.grad, plain.grad)
+
+
+def test_fused_copy_loss_reads_half_precision_like_fp32() -> None:
+    full = copy_inputs(torch.float32)
+    half = copy_inputs(torch.bfloat16)
+    rounded = [t.to(torch.float32) for t in half[:3]]
+    loss_half, _ = copy_cross_entropy(*half[:3], half[3], half[4], 0.1)
+    loss_full, _ = copy_cross_entropy(*rounded, full[3], full[4], 0.1)
+    assert loss_half.dtype == torch.float32
+    torch.testing.assert_close(loss_half, loss_full)
+    grads = [t.clone().requires_grad_() for t in half[:3]]
+    copy_cross_entropy(*grads, half[3], half[4], 0.1)[0].backward()
+    assert [g.grad.dtype for g in grads] == [torch.bfloat16] * 3
 
 
 def test_copy_attention_needs_one_vocabulary() -> None:

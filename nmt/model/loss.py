@@ -10,6 +10,7 @@ it. The logits are freed after the forward, the saved gradient is all that is ke
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 
@@ -67,6 +68,98 @@ def smoothed_cross_entropy(logits: Tensor, gold: Tensor, smoothing: float) -> tu
     return _SmoothedCrossEntropy.apply(logits, gold, smoothing)
 
 
+class _CopyCrossEntropy(torch.autograd.Function):
+    """Label-smoothed NLL of :func:`copy_log_probs`, fused like the plain loss above.
+
+    With ``q_j = g p_j / m_j`` (the share of column j's mixture probability that the vocabulary
+    gave; 1 where no source piece has id j) and ``t`` the negative smoothed target, the gradients
+    are ``dL/dz = t q - p sum(t q)``, ``dL/dgate = sum(t q) + g`` and ``dL/dw_i = t_j (1 - g) / m_j``
+    for source position i holding id j. So each chunk of rows needs its dense (rows, vocab)
+    buffers only in cache, and what is kept for the backward is one logits-sized gradient.
+    """
+
+    @staticmethod
+    def forward(
+        ctx,
+        logits: Tensor,
+        gate_logits: Tensor,
+        weights: Tensor,
+        src: Tensor,
+        gold: Tensor,
+        smoothing: float,
+    ) -> tuple[Tensor, Tensor]:
+        tokens, vocab = logits.shape
+        dtype = torch.promote_types(logits.dtype, torch.float32)
+        grad_logits = torch.empty_like(logits)
+        grad_gate = torch.empty(tokens, 1, dtype=dtype, device=logits.device)
+        grad_weights = torch.empty(weights.shape, dtype=dtype, device=logits.device)
+        loss = logits.new_zeros((), dtype=dtype)
+        correct = torch.zeros((), dtype=torch.long, device=logits.device)
+        rows = tokens if logits.is_cuda else _CPU_ROWS
+        for start in range(0, tokens, rows):
+            stop = start + rows
+            chunk = logits[start:stop].to(dtype)  # (rows, vocab)
+            ids, target = src[start:stop], gold[start:stop].unsqueeze(1)
+            gate = gate_logits[start:stop].to(dtype)
+            log_gate, log_copy = F.logsigmoid(gate), F.logsigmoid(-gate)
+            log_probs = chunk - chunk.logsumexp(-1, keepdim=True)
+            # the copy distribution summed per source id, then the mixture at the source columns
+            copied = torch.zeros_like(chunk).scatter_add_(1, ids, weights[start:stop].to(dtype))
+            generated_at = log_gate + log_probs.gather(1, ids)
+            log_mixed_at = torch.logaddexp(generated_at, log_copy + copied.gather(1, ids).log())
+            log_mixed = (log_probs + log_gate).scatter_(1, ids, log_mixed_at)  # (rows, vocab)
+            gold_log_mixed = log_mixed.gather(1, target)
+            part = -(1.0 - smoothing) * gold_log_mixed
+            if smoothing > 0:
+                part = part - smoothing * log_mixed.mean(-1, keepdim=True)
+            loss = loss + part.sum()
+            correct = correct + (gold_log_mixed >= log_mixed.amax(-1, keepdim=True)).sum()
+            # q: 1 except at source columns; t q summed over the vocabulary
+            share = torch.ones_like(chunk).scatter_(1, ids, (generated_at - log_mixed_at).exp())
+            gold_share = share.gather(1, target)
+            total = (
+                -(smoothing / vocab) * share.sum(-1, keepdim=True) - (1.0 - smoothing) * gold_share
+            )
+            grad = share.mul_(-smoothing / vocab)
+            grad.scatter_add_(1, target, (smoothing - 1.0) * gold_share)
+            grad.sub_(log_probs.exp_().mul_(total))
+            grad_logits[start:stop].copy_(grad)
+            grad_gate[start:stop] = total + torch.sigmoid(gate)
+            target_at = (ids == target).to(dtype) * (smoothing - 1.0) - smoothing / vocab
+            grad_weights[start:stop] = target_at * (log_copy - log_mixed_at).exp()
+        ctx.save_for_backward(grad_logits, grad_gate, grad_weights)
+        ctx.gate_dtype, ctx.weights_dtype = gate_logits.dtype, weights.dtype
+        ctx.mark_non_differentiable(correct)
+        return loss, correct
+
+    @staticmethod
+    def backward(ctx, grad_loss: Tensor, _grad_correct: Tensor) -> tuple:
+        grad_logits, grad_gate, grad_weights = ctx.saved_tensors
+        scale = grad_loss.to(grad_gate.dtype)
+        return (
+            grad_logits.mul_(scale.to(grad_logits.dtype)),
+            (grad_gate * scale).to(ctx.gate_dtype),
+            (grad_weights * scale).to(ctx.weights_dtype),
+            None,
+            None,
+            None,
+        )
+
+
+def copy_cross_entropy(
+    logits: Tensor,
+    gate_logits: Tensor,
+    weights: Tensor,
+    src: Tensor,
+    gold: Tensor,
+    smoothing: float,
+) -> tuple[Tensor, Tensor]:
+    """The training loss with copy attention: ``(1 - s) * -log m(gold) + s * mean(-log m)`` summed
+    over tokens, ``m`` the :func:`copy_log_probs` mixture, and the argmax-right count; without
+    keeping (tokens, vocab) tensors for autograd beyond one gradient."""
+    return _CopyCrossEntropy.apply(logits, gate_logits, weights, src, gold, smoothing)
+
+
 def copy_log_probs(logits: Tensor, gate_logits: Tensor, weights: Tensor, src: Tensor) -> Tensor:
     """Log-probabilities of the pointer-generator mixture (See et al., 2017), in fp32 or wider:
     ``g * softmax(logits) + (1 - g) * (attention summed per source id)``, ``g = sigmoid(gate)``.
@@ -80,14 +173,3 @@ def copy_log_probs(logits: Tensor, gate_logits: Tensor, weights: Tensor, src: Te
         1, src, (1.0 - gate) * weights.to(dtype)
     )
     return mixed.clamp_min(1e-12).log()
-
-
-def smoothed_nll(log_probs: Tensor, gold: Tensor, smoothing: float) -> tuple[Tensor, Tensor]:
-    """:func:`smoothed_cross_entropy` for given log-probabilities (rows, vocab): the summed
-    ``(1 - s) * -log p(gold) + s * mean(-log p)`` and the argmax-right count (ties count)."""
-    gold_log_prob = log_probs.gather(1, gold.unsqueeze(1)).squeeze(1)
-    loss = -(1.0 - smoothing) * gold_log_prob.sum()
-    if smoothing > 0:
-        loss = loss - smoothing * log_probs.mean(dim=-1).sum()
-    correct = (gold_log_prob >= log_probs.amax(dim=-1)).sum()
-    return loss, correct

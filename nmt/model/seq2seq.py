@@ -9,7 +9,7 @@ from nmt.config import ModelConfig
 from nmt.model.cells import RecurrentState
 from nmt.model.decoder import DecoderState, EncoderOutput, RecurrentDecoder
 from nmt.model.encoder import RecurrentEncoder
-from nmt.model.loss import copy_log_probs, smoothed_cross_entropy, smoothed_nll
+from nmt.model.loss import copy_cross_entropy, copy_log_probs, smoothed_cross_entropy
 
 PAD_ID = 0  # the tokenizer's fixed padding id
 
@@ -158,13 +158,16 @@ class Seq2Seq(nn.Module):
         vectors, weights = self._decode(src, src_lengths, tgt_in, tgt_lengths)
         real = tgt_out != PAD_ID  # (batch, tgt_len)
         gold = tgt_out[real]
+        vectors = vectors[real]
+        logits = self.output_layer(vectors)  # (n_tokens, vocab)
         if self.copy_gate is None:
-            logits = self.output_layer(vectors[real])  # (n_tokens, vocab)
             loss, correct = smoothed_cross_entropy(logits, gold, label_smoothing)
         else:
             rows_src = src.unsqueeze(1).expand(-1, tgt_out.size(1), -1)[real]  # (n_tokens, src_len)
-            log_probs = self._log_probs(vectors[real], weights[real], rows_src)
-            loss, correct = smoothed_nll(log_probs, gold, label_smoothing)
+            gate_logits = self.copy_gate(vectors)
+            loss, correct = copy_cross_entropy(
+                logits, gate_logits, weights[real], rows_src, gold, label_smoothing
+            )
         return loss, int(gold.numel()), int(correct)
 
     def step(
