@@ -1,4 +1,5 @@
-"""Label-smoothed cross entropy over the vocabulary, fused to touch the logits as few times as it can.
+"""Label-smoothed cross entropy over the vocabulary (plain, or mixed with copy attention), fused to
+touch the logits as few times as it can.
 
 The (tokens, vocab) logits are the largest activation of a training step. ``F.cross_entropy``
 materialises log-probabilities, and its backward writes several vocabulary-sized tensors. Here
