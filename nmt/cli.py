@@ -436,6 +436,12 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
     )
     search.add_argument("--max-len-b", type=int, metavar="B", help="see --max-len-a")
     search.add_argument(
+        "--min-len-a",
+        type=float,
+        metavar="A",
+        help="output minimum: A * source pieces (EOS is blocked before); 0 disables",
+    )
+    search.add_argument(
         "--length-penalty", type=float, metavar="ALPHA", help="GNMT length penalty; 0 disables"
     )
     search.add_argument(
@@ -455,6 +461,12 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
         metavar="BETA",
         help="GNMT coverage penalty for beam search: rank down translations that left source "
         "pieces unattended; 0 disables",
+    )
+    search.add_argument(
+        "--mbr",
+        action=argparse.BooleanOptionalAction,
+        help="minimum Bayes risk: of the beam's candidates keep the one with the best expected "
+        "chrF against the others (slower output; needs --beam-size > 1)",
     )
     output = parser.add_argument_group("output format (see below)")
     output.add_argument(
@@ -505,11 +517,13 @@ def _run_translate(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_len_a=args.max_len_a,
         max_len_b=args.max_len_b,
+        min_len_a=args.min_len_a,
         length_penalty=args.length_penalty,
         n_best=args.n_best or 1,
         split_sentences=args.split_sentences,
         no_repeat_ngram=args.no_repeat_ngram,
         coverage_penalty=args.coverage_penalty,
+        mbr=args.mbr,
     )
 
     def open_binary(path: str, mode: str) -> BinaryIO:

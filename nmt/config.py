@@ -134,12 +134,15 @@ class DecodingConfig:
     length_penalty: float = 1.0  # GNMT alpha; 0 disables
     max_len_a: float = 1.5  # output limit: a * source_length + b pieces
     max_len_b: int = 10
+    min_len_a: float = 0.0  # output minimum: floor(a * source_length) pieces; 0 disables
     batch_size: int = 64  # sentences per batch
     n_best: int = 1
     split_sentences: bool = False  # translate each sentence of a line on its own (nmt.translator)
     no_repeat_ngram: int = 0  # n >= 2: never repeat an n-gram of target pieces (nmt.search)
     coverage_penalty: float = 0.0  # GNMT beta (beam search): rank down hypotheses that left
     # source pieces unattended; 0 disables (nmt.search)
+    mbr: bool = False  # keep the beam's candidate with the best expected chrF against the
+    # others (minimum Bayes risk, nmt.mbr) instead of the most probable one
 
 
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.

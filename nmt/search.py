@@ -10,7 +10,10 @@ hides that.
 Lengths and scores, shared by both searches:
 
 * A sentence of ``n`` source pieces gets at most ``floor(a*n + b)`` target pieces (at least 1,
-  at most ``max_output_len``), then EOS is forced.
+  at most ``max_output_len``), then EOS is forced. With ``min_len_a`` > 0 it gets at least
+  ``floor(min_len_a*n)`` (never more than the maximum): EOS is blocked before that. A model
+  trained on one sentence a line tends to stop at a period inside a sentence ("356 a. C.", "en el
+  minuto 81.") or early in a headline; the minimum keeps it going.
 * A hypothesis' tokens exclude BOS and EOS; its score includes the log-probability of EOS.
 * Beam search ranks finished hypotheses by ``sum(log p) / lp`` with the GNMT length penalty
   ``lp = ((5 + L) / 6) ** alpha``, where ``L`` counts the tokens and EOS; greedy reports the plain
@@ -56,6 +59,11 @@ def max_output_lengths(
     return limits.clamp(1, max_output_len)  # (batch,)
 
 
+def min_output_lengths(src_lengths: Tensor, min_len_a: float, limits: Tensor) -> Tensor:
+    """Per-sentence minimum of target pieces: floor(min_len_a * src_len), at most ``limits``."""
+    return torch.floor(src_lengths.double() * min_len_a).long().clamp(max=limits)  # (batch,)
+
+
 def length_penalty(length: int, alpha: float) -> float:
     """GNMT length penalty ((5 + length) / 6) ** alpha (Wu et al., 2016); 1 when alpha is 0."""
     return ((5.0 + length) / 6.0) ** alpha
@@ -78,6 +86,7 @@ def greedy_search(
     max_len_b: int,
     max_output_len: int = MAX_OUTPUT_LEN,
     no_repeat_ngram: int = 0,
+    min_len_a: float = 0.0,
 ) -> list[Hypothesis]:
     """The argmax token at every step, for (batch, src_len) ids; one hypothesis per sentence."""
     if src.size(0) == 0:
@@ -87,6 +96,7 @@ def greedy_search(
         batch = src.size(0)
         limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
         limit = torch.tensor(limits, device=src.device)  # (active,)
+        minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
         sentence = torch.arange(batch, device=src.device)  # (active,) original index of each row
         prev = src.new_full((batch,), BOS_ID)
         scores = torch.zeros(batch, device=src.device)
@@ -98,6 +108,7 @@ def greedy_search(
             log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
             _block_specials(log_probs)
             _block_repeats(log_probs, history, no_repeat_ngram)
+            _block_eos(log_probs, t < minimum)
             _force_eos(log_probs, t >= limit)
             best, token = log_probs.max(dim=-1)  # (active,)
             scores = scores + best
@@ -117,7 +128,7 @@ def greedy_search(
                 encoded, state = encoded.select(keep), state.select(keep)
                 token, weights, scores = token[keep], weights[keep], scores[keep]
                 history, attention = history[keep], attention[keep]
-                sentence, limit = sentence[keep], limit[keep]
+                sentence, limit, minimum = sentence[keep], limit[keep], minimum[keep]
             history = torch.cat([history, token.unsqueeze(1)], dim=1)
             attention = torch.cat([attention, weights.unsqueeze(1)], dim=1)
             prev = token
@@ -137,6 +148,7 @@ def beam_search(
     max_output_len: int = MAX_OUTPUT_LEN,
     no_repeat_ngram: int = 0,
     coverage_beta: float = 0.0,
+    min_len_a: float = 0.0,
 ) -> list[list[Hypothesis]]:
     """The ``n_best`` best hypotheses of each (batch, src_len) sentence, best first.
 
@@ -163,6 +175,7 @@ def beam_search(
             max_output_len,
             no_repeat_ngram,
             coverage_beta,
+            min_len_a,
         )
 
 
@@ -178,6 +191,7 @@ def _beam_search(
     max_output_len: int,
     no_repeat_ngram: int,
     beta: float,
+    min_len_a: float,
 ) -> list[list[Hypothesis]]:
     device = src.device
     batch = src.size(0)
@@ -188,6 +202,7 @@ def _beam_search(
 
     sentence = torch.arange(batch, device=device)  # (active,) original index of each sentence
     limit = torch.tensor(limits, device=device)  # (active,)
+    minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
     # (active, k) cumulative log-probs; only beam 0 is live at first, so the first step's
     # candidates are not k copies of the same tokens
     scores = torch.full((batch, k), -math.inf, device=device)
@@ -202,6 +217,7 @@ def _beam_search(
         log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
         _block_specials(log_probs)
         _block_repeats(log_probs, history, no_repeat_ngram)
+        _block_eos(log_probs, (t < minimum).repeat_interleave(k))
         _force_eos(log_probs, (t >= limit).repeat_interleave(k))
         active, vocab = scores.size(0), log_probs.size(1)
         candidates = log_probs.add_(scores.view(-1, 1)).view(active, k * vocab)  # in place
@@ -245,6 +261,7 @@ def _beam_search(
         if keep.numel() < active:
             encoded = encoded.select(keep)
             sentence, limit, n_finished = sentence[keep], limit[keep], n_finished[keep]
+            minimum = minimum[keep]
         scores = top_scores[keep].gather(1, chosen)  # (still_active, k)
         prev = token[keep].gather(1, chosen).view(-1)
         history = torch.cat([history[new_rows], prev.unsqueeze(1)], dim=1)
@@ -274,6 +291,12 @@ def _block_repeats(log_probs: Tensor, history: Tensor, n: int) -> None:
     following = history[:, n - 1 :]  # (rows, t-n+1) the token after each window
     # unmatched windows point at PAD, which is blocked anyway
     log_probs.scatter_(1, following.masked_fill(~match, PAD_ID), -math.inf)
+
+
+def _block_eos(log_probs: Tensor, too_short: Tensor) -> None:
+    """Rows below their minimum length (bool (rows,)) may not emit EOS."""
+    if bool(too_short.any()):
+        log_probs[:, EOS_ID].masked_fill_(too_short, -math.inf)
 
 
 def _force_eos(log_probs: Tensor, at_limit: Tensor) -> None:

@@ -35,6 +35,7 @@ from torch import Tensor
 from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, DecodingConfig, load_config
 from nmt.errors import NMTError
+from nmt.mbr import mbr_order
 from nmt.model import Seq2Seq, build_model
 from nmt.quantization import apply_precision
 from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty
@@ -138,6 +139,8 @@ class Translator:
         split_sentences: bool | None = None,
         no_repeat_ngram: int | None = None,
         coverage_penalty: float | None = None,
+        mbr: bool | None = None,
+        min_len_a: float | None = None,
     ) -> list[str]:
         """The best translation of each line, in input order; None means the config's default."""
         results = self.translate_hypotheses(
@@ -151,6 +154,8 @@ class Translator:
             split_sentences=split_sentences,
             no_repeat_ngram=no_repeat_ngram,
             coverage_penalty=coverage_penalty,
+            mbr=mbr,
+            min_len_a=min_len_a,
         )
         return [n_best[0].text for n_best in results]
 
@@ -167,11 +172,15 @@ class Translator:
         split_sentences: bool | None = None,
         no_repeat_ngram: int | None = None,
         coverage_penalty: float | None = None,
+        mbr: bool | None = None,
+        min_len_a: float | None = None,
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
         An empty line gets one empty translation with score 0. ``progress`` is called after each
-        batch with the number of lines it completed (e.g. ``tqdm.update``).
+        batch with the number of lines it completed (e.g. ``tqdm.update``). With ``mbr`` the
+        search keeps all ``beam_size`` candidates of each sentence and "best" means the highest
+        expected chrF against the others (:mod:`nmt.mbr`); scores stay the model's.
         """
         settings = self._settings(
             beam_size,
@@ -183,6 +192,8 @@ class Translator:
             split_sentences,
             no_repeat_ngram,
             coverage_penalty,
+            mbr,
+            min_len_a,
         )
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
@@ -239,6 +250,8 @@ class Translator:
         split: bool | None,
         no_repeat: int | None,
         beta: float | None,
+        mbr: bool | None,
+        min_len_a: float | None,
     ) -> DecodingConfig:
         """The config's decoding defaults with this call's values, checked."""
         defaults = self.config.decoding
@@ -252,6 +265,8 @@ class Translator:
             split_sentences=defaults.split_sentences if split is None else split,
             no_repeat_ngram=defaults.no_repeat_ngram if no_repeat is None else no_repeat,
             coverage_penalty=defaults.coverage_penalty if beta is None else beta,
+            mbr=defaults.mbr if mbr is None else mbr,
+            min_len_a=defaults.min_len_a if min_len_a is None else min_len_a,
         )
         if settings.beam_size < 1 or settings.batch_size < 1:
             raise NMTError(
@@ -265,6 +280,11 @@ class Translator:
         if settings.coverage_penalty < 0:
             raise NMTError(
                 f"coverage penalty must be 0 (off) or more, got {settings.coverage_penalty}"
+            )
+        if not 0 <= settings.min_len_a <= settings.max_len_a:
+            raise NMTError(
+                f"min_len_a must be between 0 (off) and max_len_a ({settings.max_len_a:g}), "
+                f"got {settings.min_len_a:g}"
             )
         if not 1 <= settings.n_best <= settings.beam_size:
             raise NMTError(
@@ -292,6 +312,7 @@ class Translator:
                 settings.max_len_a,
                 settings.max_len_b,
                 no_repeat_ngram=settings.no_repeat_ngram,
+                min_len_a=settings.min_len_a,
             )
             for h in hypotheses:
                 h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
@@ -304,15 +325,19 @@ class Translator:
             settings.length_penalty,
             settings.max_len_a,
             settings.max_len_b,
-            settings.n_best,
+            settings.beam_size if settings.mbr else settings.n_best,
             no_repeat_ngram=settings.no_repeat_ngram,
             coverage_beta=settings.coverage_penalty,
+            min_len_a=settings.min_len_a,
         )
 
     def _translations(
         self, chunks: list[list[Hypothesis]], pieces: list[str], settings: DecodingConfig
     ) -> list[Translation]:
-        """Join the n-best lists of a line's chunks: the i-th translation joins every chunk's i-th."""
+        """Join the n-best lists of a line's chunks: the i-th translation joins every chunk's i-th
+        (with MBR, each chunk's candidates in MBR order)."""
+        if settings.mbr:
+            chunks = [self._mbr_ordered(hypotheses, settings) for hypotheses in chunks]
         count = min(len(hypotheses) for hypotheses in chunks)
         translations = []
         for rank in range(count):
@@ -327,7 +352,20 @@ class Translator:
                     attention=torch.block_diag(*(h.attention for h in parts)),
                 )
             )
-        return sorted(translations, key=lambda t: -t.score)[: settings.n_best]
+        if not settings.mbr:
+            translations.sort(key=lambda t: -t.score)
+        return translations[: settings.n_best]
+
+    def _mbr_ordered(
+        self, hypotheses: list[Hypothesis], settings: DecodingConfig
+    ) -> list[Hypothesis]:
+        """One sentence's candidates by expected chrF, weighted by their model probabilities."""
+        texts = self.tokenizer.decode_tgt([h.tokens for h in hypotheses])
+        # the search's scores are divided by the length penalty: undo it for log-probabilities
+        log_probs = [
+            h.score * length_penalty(len(h.tokens) + 1, settings.length_penalty) for h in hypotheses
+        ]
+        return [hypotheses[i] for i in mbr_order(texts, log_probs)]
 
 
 def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:

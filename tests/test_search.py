@@ -18,6 +18,7 @@ from nmt.search import (
     greedy_search,
     length_penalty,
     max_output_lengths,
+    min_output_lengths,
 )
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -62,8 +63,10 @@ def source_batch(lengths: list[int], seed: int = 1) -> tuple[torch.Tensor, torch
     return src, torch.tensor(lengths)
 
 
-def exhaustive_best(model: Seq2Seq, src: torch.Tensor, max_len: int) -> tuple[list[int], float]:
-    """The highest-scoring output of up to ``max_len`` tokens + EOS, found by trying them all."""
+def exhaustive_best(
+    model: Seq2Seq, src: torch.Tensor, max_len: int, min_len: int = 0
+) -> tuple[list[int], float]:
+    """The highest-scoring output of ``min_len`` .. ``max_len`` tokens + EOS, by trying them all."""
     encoded, state = model.encode(src, torch.tensor([src.size(1)]))
     content = [
         i for i in range(model.output_layer.out_features) if i not in (PAD_ID, BOS_ID, EOS_ID)
@@ -77,7 +80,7 @@ def exhaustive_best(model: Seq2Seq, src: torch.Tensor, max_len: int) -> tuple[li
             log_probs, _, state = model.step(prev, encoded.select(rows), state)
             complete = prefix_scores + log_probs[:, EOS_ID]
             top = int(complete.argmax())
-            if float(complete[top]) > best[1]:
+            if depth >= min_len and float(complete[top]) > best[1]:
                 best = (prefixes[top], float(complete[top]))
             if depth == max_len:
                 break
@@ -310,6 +313,52 @@ def test_no_repeat_ngram_leaves_no_repeated_ngram_and_keeps_true_scores() -> Non
             assert hyps[0].score == pytest.approx(
                 expected / length_penalty(len(hyps[0].tokens) + 1, 1.0), abs=1e-6
             )
+
+
+def test_min_len_a_blocks_eos_until_the_minimum_and_keeps_true_scores() -> None:
+    model = tiny_model("gru", "bahdanau", dtype=torch.float64)
+    src, src_lengths = source_batch([8, 5, 7, 3, 6, 8, 2], seed=4)
+    a, b, minimum_a = 1.5, 3, 0.9
+    minimums = min_output_lengths(
+        src_lengths, minimum_a, max_output_lengths(src_lengths, a, b)
+    ).tolist()
+    assert minimums == [7, 4, 6, 2, 5, 7, 1]
+    free = greedy_search(model, src, src_lengths, a, b)
+    assert any(len(h.tokens) < m for h, m in zip(free, minimums, strict=True))  # the test bites
+    greedy = greedy_search(model, src, src_lengths, a, b, min_len_a=minimum_a)
+    beams = beam_search(model, src, src_lengths, 4, 1.0, a, b, n_best=4, min_len_a=minimum_a)
+    narrow = beam_search(model, src, src_lengths, 1, 0.0, a, b, min_len_a=minimum_a)
+    for row, (g, hyps, (one_beam,)) in enumerate(zip(greedy, beams, narrow, strict=True)):
+        assert g.tokens == one_beam.tokens  # beam size 1 is still greedy
+        one = src[row : row + 1, : int(src_lengths[row])]
+        for h in [g, *hyps]:
+            assert len(h.tokens) >= minimums[row]
+        for h in hyps:  # blocking EOS removes candidates; scores stay the model's
+            expected = sequence_score(model, one, h.tokens) / length_penalty(len(h.tokens) + 1, 1.0)
+            assert h.score == pytest.approx(expected, abs=1e-6)
+    # a minimum as large as the maximum leaves one length
+    (full,) = greedy_search(model, src[:1], src_lengths[:1], a, b, min_len_a=a + 1)
+    assert len(full.tokens) == int(max_output_lengths(src_lengths[:1], a, b))
+
+
+def test_wide_beam_with_a_minimum_finds_the_exhaustive_best_of_allowed_lengths() -> None:
+    vocab, max_len, min_len = 6, 3, 2
+    model = tiny_model(tgt_vocab=vocab, seed=4, dtype=torch.float64)
+    src, lengths = source_batch([4], seed=4)
+    ((best, *_),) = beam_search(
+        model,
+        src,
+        lengths,
+        (vocab - 2) ** max_len,
+        0.0,
+        max_len_a=0.0,
+        max_len_b=max_len,
+        min_len_a=min_len / 4,
+    )
+    tokens, score = exhaustive_best(model, src, max_len, min_len)
+    assert len(exhaustive_best(model, src, max_len)[0]) < min_len  # the minimum changes the answer
+    assert best.tokens == tokens
+    assert best.score == pytest.approx(score, abs=1e-9)
 
 
 def attention_received(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> torch.Tensor:

@@ -3,6 +3,7 @@ empty and overlong lines, n-best and alignments, files and pipes, a fresh interp
 
 from __future__ import annotations
 
+import math
 import os
 import select
 import subprocess
@@ -11,11 +12,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from sacrebleu.metrics import CHRF
 
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.cli import main
 from nmt.errors import NMTError
-from nmt.search import beam_search
+from nmt.search import beam_search, length_penalty
 from nmt.translator import Translator, split_points
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
@@ -360,3 +362,58 @@ def test_cli_coverage_penalty_flag_reaches_the_search_and_refuses_negatives(
     capsys.readouterr()
     assert main([*argv, "--coverage-penalty", "-0.5"]) == 2
     assert "coverage penalty must be 0 (off) or more, got -0.5" in capsys.readouterr().err
+
+
+def expected_chrf_by_sacrebleu(texts: list[str], log_probs: list[float]) -> list[float]:
+    """The MBR utility computed independently: sacrebleu's sentence chrF, probability-weighted."""
+    metric = CHRF()
+    weights = [math.exp(p - max(log_probs)) for p in log_probs]
+    return [
+        sum(
+            w * metric.sentence_score(candidate, [other]).score
+            for w, other in zip(weights, texts, strict=True)
+        )
+        / sum(weights)
+        for candidate in texts
+    ]
+
+
+def test_mbr_keeps_the_beam_candidate_with_the_best_expected_chrf(
+    translator: Translator, sentences: list[str]
+) -> None:
+    alpha = 1.0
+    lines = sentences[:12]
+    candidates = translator.translate_hypotheses(lines, beam_size=4, n_best=4, length_penalty=alpha)
+    chosen = translator.translate(lines, beam_size=4, length_penalty=alpha, mbr=True)
+    assert len(chosen) == len(lines)
+    changed = 0
+    for line_candidates, text in zip(candidates, chosen, strict=True):
+        texts = [t.text for t in line_candidates]
+        log_probs = [t.score * length_penalty(len(t.tokens) + 1, alpha) for t in line_candidates]
+        utilities = expected_chrf_by_sacrebleu(texts, log_probs)
+        assert utilities[texts.index(text)] == pytest.approx(max(utilities), abs=1e-9)
+        changed += text != texts[0]
+    assert changed > 0  # on this model MBR is not the most probable candidate every time
+    # the n-best list with MBR: every candidate, in MBR order, scores still the model's
+    ranked = translator.translate_hypotheses(
+        lines, beam_size=4, n_best=4, length_penalty=alpha, mbr=True
+    )
+    for line_candidates, mbr_candidates in zip(candidates, ranked, strict=True):
+        assert sorted(t.text for t in mbr_candidates) == sorted(t.text for t in line_candidates)
+        assert {t.text: t.score for t in mbr_candidates} == {
+            t.text: t.score for t in line_candidates
+        }
+
+
+def test_cli_mbr_flag_writes_the_translators_choice(
+    tiny_model_dir: Path, tmp_path: Path, translator: Translator, sentences: list[str]
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("\n".join(["", *sentences[:6]]) + "\n", encoding="utf-8")
+    target = tmp_path / "out.txt"
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
+    assert main([*argv, "--beam-size", "4", "--mbr"]) == 0
+    assert target.read_text(encoding="utf-8").splitlines() == [
+        "",
+        *translator.translate(sentences[:6], beam_size=4, mbr=True),
+    ]

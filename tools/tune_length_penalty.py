@@ -10,7 +10,7 @@ weighted) and BLEU (brevity penalty) both punish short output. The model is load
 each set is translated once per alpha; the table gives BLEU, chrF and the hypothesis/reference
 length ratio, and the alpha with the best mean chrF + BLEU over the sets is marked (write it into
 the config's ``decoding.length_penalty``). ``--betas`` also tries coverage penalties with each
-alpha (``decoding.coverage_penalty``).
+alpha (``decoding.coverage_penalty``), ``--min-len-a`` output minimums (``decoding.min_len_a``).
 """
 
 from __future__ import annotations
@@ -69,6 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-repeat-ngram", type=int, metavar="N", help="default: the config's; 0 allows repeats"
     )
+    parser.add_argument(
+        "--min-len-a",
+        nargs="+",
+        type=float,
+        help="output minimums (A * source pieces) to try with each alpha (default: the config's)",
+    )
+    parser.add_argument(
+        "--mbr",
+        action=argparse.BooleanOptionalAction,
+        help="minimum Bayes risk selection from the beam (default: the config's decoding.mbr)",
+    )
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
     parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
     parser.add_argument("--threads", type=int)
@@ -86,24 +97,32 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     betas = args.betas or [translator.config.decoding.coverage_penalty]
-    settings = [(alpha, beta) for alpha in args.alphas for beta in betas]
+    minimums = args.min_len_a or [translator.config.decoding.min_len_a]
+    settings = [(a, b, m) for a in args.alphas for b in betas for m in minimums]
     rows = []
-    for alpha, beta in settings:
+    for alpha, beta, minimum in settings:
         for name, (sources, references) in sets.items():
             start = time.perf_counter()
-            hypotheses = translator.translate(
-                sources,
-                beam_size=args.beam_size,
-                length_penalty=alpha,
-                split_sentences=args.split_sentences,
-                no_repeat_ngram=args.no_repeat_ngram,
-                coverage_penalty=beta,
-            )
+            try:
+                hypotheses = translator.translate(
+                    sources,
+                    beam_size=args.beam_size,
+                    length_penalty=alpha,
+                    split_sentences=args.split_sentences,
+                    no_repeat_ngram=args.no_repeat_ngram,
+                    coverage_penalty=beta,
+                    mbr=args.mbr,
+                    min_len_a=minimum,
+                )
+            except NMTError as error:
+                print(f"tune_length_penalty.py: {error}", file=sys.stderr)
+                return 1
             bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
             rows.append(
                 {
                     "alpha": alpha,
                     "beta": beta,
+                    "min_len_a": minimum,
                     "set": name,
                     "lines": len(sources),
                     "bleu": round(bleu.score, 2),
@@ -114,23 +133,31 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
 
-    def mean_score(setting: tuple[float, float]) -> float:
-        chosen = [r for r in rows if (r["alpha"], r["beta"]) == setting]
+    def setting_of(row: dict) -> tuple[float, float, float]:
+        return row["alpha"], row["beta"], row["min_len_a"]
+
+    def mean_score(setting: tuple[float, float, float]) -> float:
+        chosen = [r for r in rows if setting_of(r) == setting]
         return sum(r["bleu"] + r["chrf"] for r in chosen) / len(chosen)
 
-    best, best_beta = max(settings, key=mean_score)
-    print("| alpha | coverage penalty | set | lines | BLEU | chrF | length ratio |")
-    print("| ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+    best = max(settings, key=mean_score)
+    print("| alpha | coverage penalty | min_len_a | set | lines | BLEU | chrF | length ratio |")
+    print("| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
     for row in rows:
-        mark = " (best)" if (row["alpha"], row["beta"]) == (best, best_beta) else ""
+        mark = " (best)" if setting_of(row) == best else ""
         print(
-            f"| {row['alpha']:g}{mark} | {row['beta']:g} | {row['set']} | {row['lines']:,} "
-            f"| {row['bleu']:.2f} | {row['chrf']:.2f} | {row['length_ratio']:.3f} |"
+            f"| {row['alpha']:g}{mark} | {row['beta']:g} | {row['min_len_a']:g} | {row['set']} "
+            f"| {row['lines']:,} | {row['bleu']:.2f} | {row['chrf']:.2f} "
+            f"| {row['length_ratio']:.3f} |"
         )
-    chosen = f"{best:g}" + (f", coverage penalty {best_beta:g}" if len(betas) > 1 else "")
+    chosen = f"{best[0]:g}"
+    if len(betas) > 1:
+        chosen += f", coverage penalty {best[1]:g}"
+    if len(minimums) > 1:
+        chosen += f", min_len_a {best[2]:g}"
     print(f"\nbest length_penalty by mean BLEU + chrF: {chosen}")
     if args.json:
-        result = {"best": best, "coverage_penalty": best_beta, "rows": rows}
+        result = {"best": best[0], "coverage_penalty": best[1], "min_len_a": best[2], "rows": rows}
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 
