@@ -337,7 +337,7 @@ class Translator:
         """Join the n-best lists of a line's chunks: the i-th translation joins every chunk's i-th
         (with MBR, each chunk's candidates in MBR order)."""
         if settings.mbr:
-            chunks = [self._mbr_ordered(hypotheses, settings) for hypotheses in chunks]
+            chunks = [self._mbr_ordered(hypotheses) for hypotheses in chunks]
         count = min(len(hypotheses) for hypotheses in chunks)
         translations = []
         for rank in range(count):
@@ -356,16 +356,16 @@ class Translator:
             translations.sort(key=lambda t: -t.score)
         return translations[: settings.n_best]
 
-    def _mbr_ordered(
-        self, hypotheses: list[Hypothesis], settings: DecodingConfig
-    ) -> list[Hypothesis]:
-        """One sentence's candidates by expected chrF, weighted by their model probabilities."""
+    def _mbr_ordered(self, hypotheses: list[Hypothesis]) -> list[Hypothesis]:
+        """One sentence's candidates by expected chrF, weighted by exp(search score).
+
+        The search score is the length-normalised log-probability the beam ranks by; weights from
+        plain log-probabilities favour the short candidates the length penalty is there to
+        correct (held-out es-en news: chrF 42.5 against 43.2 with normalised scores, see
+        docs/results.md).
+        """
         texts = self.tokenizer.decode_tgt([h.tokens for h in hypotheses])
-        # the search's scores are divided by the length penalty: undo it for log-probabilities
-        log_probs = [
-            h.score * length_penalty(len(h.tokens) + 1, settings.length_penalty) for h in hypotheses
-        ]
-        return [hypotheses[i] for i in mbr_order(texts, log_probs)]
+        return [hypotheses[i] for i in mbr_order(texts, [h.score for h in hypotheses])]
 
 
 def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:

@@ -80,8 +80,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
     exp = tmp_path_factory.mktemp("recipe") / "tiny.en-es"
     # validation takes 20 lines of each validation set; stage 4 tunes on the other 10
-    # alphas far from the config's 1.0, so that the tuned one visibly changes the output
-    run_recipe(exp, VALID_LINES=str(TUNED_VALID_LINES), TUNE_ALPHAS="3 10")
+    # alphas far from the config's 1.0, so that the tuned one visibly changes the output; each
+    # with and without an output minimum
+    run_recipe(exp, VALID_LINES=str(TUNED_VALID_LINES), TUNE_ALPHAS="3 10", TUNE_MIN_LEN_A="0 1")
     return exp
 
 
@@ -155,18 +156,21 @@ def test_results_table_lists_every_test_set_with_its_slice(tiny_run: Path) -> No
 
 def test_length_penalty_is_tuned_on_held_out_validation_lines(tiny_run: Path) -> None:
     tuned = json.loads((tiny_run / "length_penalty.json").read_text())
-    assert tuned["best"] in (3.0, 10.0)
+    assert tuned["best"] in (3.0, 10.0) and tuned["min_len_a"] in (0.0, 1.0)
     rows = tuned["rows"]
-    assert {(r["alpha"], r["set"]) for r in rows} == {
-        (alpha, name) for alpha in (3.0, 10.0) for name in ("tatoeba/dev", "wmt/newstest2011")
+    grid = [(alpha, minimum) for alpha in (3.0, 10.0) for minimum in (0.0, 1.0)]
+    assert {(r["alpha"], r["min_len_a"], r["set"]) for r in rows} == {
+        (*setting, name) for setting in grid for name in ("tatoeba/dev", "wmt/newstest2011")
     }
     assert all(r["lines"] == EVAL_LINES - TUNED_VALID_LINES for r in rows)
-    best_mean = max(
-        sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == alpha) for alpha in (3.0, 10.0)
-    )
-    assert sum(r["bleu"] + r["chrf"] for r in rows if r["alpha"] == tuned["best"]) == best_mean
+
+    def mean(setting: tuple[float, float]) -> float:
+        return sum(r["bleu"] + r["chrf"] for r in rows if (r["alpha"], r["min_len_a"]) == setting)
+
+    assert mean((tuned["best"], tuned["min_len_a"])) == max(mean(setting) for setting in grid)
     (summary,) = json.loads((tiny_run / "results.json").read_text())
     assert summary["length_penalty"] == tuned["best"] and summary["length_penalty_tuned"]
+    assert summary["min_len_a"] == tuned["min_len_a"]
     assert "(tuned on held-out validation lines)" in (tiny_run / "results.md").read_text()
     valid = (tiny_run / "data" / "valid.en").read_text(encoding="utf-8").splitlines()
     assert len(valid) == 2 * TUNED_VALID_LINES
@@ -176,7 +180,9 @@ def test_length_penalty_is_tuned_on_held_out_validation_lines(tiny_run: Path) ->
     )
     source = (tiny_run / "data" / "flores" / "dev.en").read_text(encoding="utf-8").splitlines()
     output = (tiny_run / "translations" / "flores" / "dev.es").read_text(encoding="utf-8")
-    assert output.splitlines() == translator.translate(source, length_penalty=tuned["best"])
+    assert output.splitlines() == translator.translate(
+        source, length_penalty=tuned["best"], min_len_a=tuned["min_len_a"]
+    )
     assert output.splitlines() != translator.translate(source, length_penalty=1.0)
 
 
@@ -352,7 +358,7 @@ def test_plot_attention_writes_a_png_searched_and_forced(tiny_model_dir: Path, t
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_tune_length_penalty_grids_alphas_and_betas_and_marks_the_best(
+def test_tune_length_penalty_grids_alphas_betas_and_minimums_and_marks_the_best(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
     from nmt.evaluation import compute_scores
@@ -362,22 +368,33 @@ def test_tune_length_penalty_grids_alphas_and_betas_and_marks_the_best(
     result = tmp_path / "tuning.json"
     argv = ["-m", str(tiny_model_dir), "--set", "tatoeba", str(src), str(ref), "--skip", "100"]
     argv += ["--max-lines", "12", "--alphas", "0.0", "2.0", "--betas", "0.0", "1.0"]
+    argv += ["--min-len-a", "0", "1.2"]
     assert tool.main([*argv, "--beam-size", "3", "--json", str(result)]) == 0
     tuning = json.loads(result.read_text())
     rows = tuning["rows"]
-    assert [(r["alpha"], r["beta"]) for r in rows] == [(0, 0), (0, 1), (2, 0), (2, 1)]
+    assert [(r["alpha"], r["beta"], r["min_len_a"]) for r in rows] == [
+        (a, b, m) for a in (0, 2) for b in (0, 1) for m in (0, 1.2)
+    ]
     assert all(r["lines"] == 12 and r["set"] == "tatoeba" for r in rows)
     best = max(rows, key=lambda r: r["bleu"] + r["chrf"])
     assert best["bleu"] + best["chrf"] == max(r["bleu"] + r["chrf"] for r in rows)
-    assert (tuning["best"], tuning["coverage_penalty"]) == (best["alpha"], best["beta"])
+    chosen = (tuning["best"], tuning["coverage_penalty"], tuning["min_len_a"])
+    assert chosen == (best["alpha"], best["beta"], best["min_len_a"])
     # each row is sacrebleu's score of the translator's output with that setting
     translator = Translator.from_pretrained(tiny_model_dir)
     sources = src.read_text(encoding="utf-8").splitlines()[100:112]
     references = ref.read_text(encoding="utf-8").splitlines()[100:112]
-    row = rows[3]
+    row = rows[7]
     hypotheses = translator.translate(
-        sources, beam_size=3, length_penalty=row["alpha"], coverage_penalty=row["beta"]
+        sources,
+        beam_size=3,
+        length_penalty=row["alpha"],
+        coverage_penalty=row["beta"],
+        min_len_a=row["min_len_a"],
     )
+    assert hypotheses != translator.translate(
+        sources, beam_size=3, length_penalty=row["alpha"], coverage_penalty=row["beta"]
+    )  # the minimum changed the output
     bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
     assert (row["bleu"], row["chrf"]) == (round(bleu.score, 2), round(chrf.score, 2))
 

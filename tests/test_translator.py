@@ -17,7 +17,7 @@ from sacrebleu.metrics import CHRF
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.cli import main
 from nmt.errors import NMTError
-from nmt.search import beam_search, length_penalty
+from nmt.search import beam_search
 from nmt.translator import Translator, split_points
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
@@ -364,10 +364,10 @@ def test_cli_coverage_penalty_flag_reaches_the_search_and_refuses_negatives(
     assert "coverage penalty must be 0 (off) or more, got -0.5" in capsys.readouterr().err
 
 
-def expected_chrf_by_sacrebleu(texts: list[str], log_probs: list[float]) -> list[float]:
-    """The MBR utility computed independently: sacrebleu's sentence chrF, probability-weighted."""
+def expected_chrf_by_sacrebleu(texts: list[str], scores: list[float]) -> list[float]:
+    """The MBR utility computed independently: sacrebleu's sentence chrF weighted by exp(score)."""
     metric = CHRF()
-    weights = [math.exp(p - max(log_probs)) for p in log_probs]
+    weights = [math.exp(s - max(scores)) for s in scores]
     return [
         sum(
             w * metric.sentence_score(candidate, [other]).score
@@ -389,8 +389,7 @@ def test_mbr_keeps_the_beam_candidate_with_the_best_expected_chrf(
     changed = 0
     for line_candidates, text in zip(candidates, chosen, strict=True):
         texts = [t.text for t in line_candidates]
-        log_probs = [t.score * length_penalty(len(t.tokens) + 1, alpha) for t in line_candidates]
-        utilities = expected_chrf_by_sacrebleu(texts, log_probs)
+        utilities = expected_chrf_by_sacrebleu(texts, [t.score for t in line_candidates])
         assert utilities[texts.index(text)] == pytest.approx(max(utilities), abs=1e-9)
         changed += text != texts[0]
     assert changed > 0  # on this model MBR is not the most probable candidate every time

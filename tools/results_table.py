@@ -152,7 +152,8 @@ def summarise(exp: Path) -> dict[str, Any]:
         )
     machine_path = exp / "machine.json"
     tuned_path = exp / "length_penalty.json"  # stage 4's choice, when it tuned one
-    tuned = _read_json(tuned_path)["best"] if tuned_path.is_file() else None
+    tuned_json = _read_json(tuned_path) if tuned_path.is_file() else None
+    tuned = None if tuned_json is None else tuned_json["best"]
     return {
         "experiment": exp.name,
         "direction": f"{config['data']['src_lang']}-{config['data']['tgt_lang']}",
@@ -161,6 +162,9 @@ def summarise(exp: Path) -> dict[str, Any]:
         "beam_size": config["decoding"]["beam_size"],
         "length_penalty": config["decoding"]["length_penalty"] if tuned is None else tuned,
         "length_penalty_tuned": tuned is not None,
+        "min_len_a": config["decoding"].get("min_len_a", 0.0)
+        if tuned_json is None
+        else tuned_json.get("min_len_a", 0.0),
         "data": {
             "origin": manifest["origin"],
             "train": {n: manifest["sets"][n]["lines"] for n in manifest["train"]},
@@ -335,10 +339,15 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
         lines.append(
             f"`{s['experiment']}`: {s['model']['preset'] or 'custom'} {s['model']['cell'].upper()} "
             f"model, {s['vocab_size']:,}-piece vocabulary, beam {s['beam_size']}, length penalty "
-            f"{s['length_penalty']:g}{_tuned(s)}; trained on "
+            f"{s['length_penalty']:g}{_minimum(s)}{_tuned(s)}; trained on "
             f"{_machine(s['machine'])}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _minimum(summary: dict[str, Any]) -> str:
+    minimum = summary.get("min_len_a", 0.0)
+    return f", output at least {minimum:g} x the source pieces" if minimum else ""
 
 
 def _tuned(summary: dict[str, Any]) -> str:

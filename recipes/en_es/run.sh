@@ -8,8 +8,9 @@
 #   1 spm          SentencePiece model(s) into $EXP/model (nmt spm-train)
 #   2 train        nmt train; continues from the last checkpoint when there is one
 #   3 average      the last (or best) $AVERAGE_N (3) checkpoints -> $EXP/model/averaged.pt
-#   4 translate    every test set -> $EXP/translations/<set>.<tgt>, with the length penalty that
-#                  scores best on held-out lines of the validation sets ($EXP/length_penalty.json)
+#   4 translate    every test set -> $EXP/translations/<set>.<tgt>, with the length penalty (and
+#                  output minimum) that scores best on held-out lines of the validation sets
+#                  ($EXP/length_penalty.json)
 #   5 score        sacrebleu BLEU/chrF/TER with signatures -> $EXP/scores/<set>.json
 #   6 results      $EXP/results.md, results.json and training.png
 #
@@ -41,6 +42,7 @@ DEVICE=${DEVICE:-}                    # translation device; default: the config'
 LENGTH_PENALTY=${LENGTH_PENALTY:-tune}  # tune | a number | config (its decoding.length_penalty)
 TUNE_LINES=${TUNE_LINES:-800}         # held-out lines of each validation set that tune it...
 TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8 2.2 2.6}  # ...among these (tools/tune_length_penalty.py)
+TUNE_MIN_LEN_A=${TUNE_MIN_LEN_A:-0}   # ...with each of these output minimums (decoding.min_len_a)
 SPLIT_SENTENCES=${SPLIT_SENTENCES:-}  # 1 | 0: translate each sentence of a line on its own or
                                       # not; empty: the config's decoding.split_sentences
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
@@ -226,13 +228,14 @@ print(" ".join(n for n in m["valid"] if m["sets"][n]["lines"] > m["options"]["va
   done
 }
 
-# length_penalty THREADS DEVICE: the GNMT alpha for stage 4; empty: the config's. LENGTH_PENALTY=tune
-# picks it on validation lines that checkpoint selection never saw, so the test sets stay unseen
-length_penalty() {
+# search_options THREADS DEVICE: stage 4's --length-penalty (and --min-len-a); none: the config's.
+# LENGTH_PENALTY=tune picks them on validation lines that checkpoint selection never saw, so the
+# test sets stay unseen
+search_options() {
   case $LENGTH_PENALTY in
     config) return 0 ;;
     tune) ;;
-    *) echo "$LENGTH_PENALTY"; return 0 ;;
+    *) echo "--length-penalty $LENGTH_PENALTY"; return 0 ;;
   esac
   local tuned=$EXP/length_penalty.json
   if [[ $FORCE == 1 || ! -s $tuned || $CHECKPOINT -nt $tuned ]]; then
@@ -248,26 +251,29 @@ length_penalty() {
 print(json.load(open(sys.argv[1]))["options"]["valid_lines"])' "$DATA/manifest.json")
     local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2" $(split_option))
     if (($1 > 0)); then options+=(--threads "$1"); fi
-    # shellcheck disable=SC2086  # TUNE_ALPHAS is a list
+    # shellcheck disable=SC2086  # TUNE_ALPHAS and TUNE_MIN_LEN_A are lists
     "$PYTHON" "$ROOT/tools/tune_length_penalty.py" "${options[@]}" "${sets[@]}" \
-      --skip "$valid_lines" --max-lines "$TUNE_LINES" \
-      --alphas $TUNE_ALPHAS --json "$tuned.tmp" >"$EXP/length_penalty.md"
+      --skip "$valid_lines" --max-lines "$TUNE_LINES" --alphas $TUNE_ALPHAS \
+      --min-len-a $TUNE_MIN_LEN_A --json "$tuned.tmp" >"$EXP/length_penalty.md"
     mv "$tuned.tmp" "$tuned"
     log "  length penalty tuned: $(tail -n 1 "$EXP/length_penalty.md")" >&2
   fi
-  "$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["best"])' "$tuned"
+  "$PYTHON" -c 'import json, sys
+tuned = json.load(open(sys.argv[1]))
+print("--length-penalty %g --min-len-a %g" % (tuned["best"], tuned.get("min_len_a", 0)))' "$tuned"
 }
 
 stage_translate() {
-  local settings threads device set alpha
+  local settings threads device set search
   settings=$(translation_settings)
   read -r threads device <<<"$settings"
   local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device")
   if ((threads > 0)); then options+=(--threads "$threads"); fi
   options+=($(split_option))
-  alpha=$(length_penalty "$threads" "$device")
-  if [[ -n $alpha ]]; then options+=(--length-penalty "$alpha"); fi
-  log "  length penalty ${alpha:-of the config}"
+  search=$(search_options "$threads" "$device")
+  # shellcheck disable=SC2206  # flags and numbers, no spaces inside
+  options+=($search)
+  log "  search: ${search:-the config's length penalty}"
   for set in $(manifest test); do
     local out=$EXP/translations/$set.$TGT
     # a translation newer than the weights survives an interrupted stage
