@@ -62,9 +62,9 @@ def expected_chrf(texts: Sequence[str], scores: Sequence[float]) -> list[float]:
     """Each candidate's chrF against all the candidates, weighted by softmax(scores).
 
     ``scores`` are the model's log-probability scores of the candidates (the translator passes
-    the beam's length-normalised ones); ``exp`` turns them into relative weights. A candidate counts as its own pseudo-reference
-    too (chrF 100 with itself, unless empty), so MBR keeps a clear favourite of the model; among
-    near-equal candidates the one closest to the rest wins.
+    the beam's length-normalised ones); ``exp`` turns them into relative weights. A candidate
+    counts as its own pseudo-reference too (chrF 100 with itself, unless empty), so MBR keeps a
+    clear favourite of the model; among near-equal candidates the one closest to the rest wins.
     """
     if len(texts) != len(scores):
         raise ValueError(f"{len(texts)} candidates but {len(scores)} scores")
