@@ -273,7 +273,7 @@ stage_translate() {
   search=$(search_options "$threads" "$device")
   # shellcheck disable=SC2206  # flags and numbers, no spaces inside
   options+=($search)
-  log "  search: ${search:-the config's length penalty}"
+  log "  search: ${search:-length penalty of the config}"
   for set in $(manifest test); do
     local out=$EXP/translations/$set.$TGT
     # a translation newer than the weights survives an interrupted stage
