@@ -98,6 +98,7 @@ def greedy_search(
         limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
         limit = torch.tensor(limits, device=src.device)  # (active,)
         minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
+        min_steps = int(minimum.max())  # no EOS to block from this step on: no check, no sync
         sentence = torch.arange(batch, device=src.device)  # (active,) original index of each row
         prev = src.new_full((batch,), BOS_ID)
         scores = torch.zeros(batch, device=src.device)
@@ -109,7 +110,8 @@ def greedy_search(
             log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
             _block_specials(log_probs)
             _block_repeats(log_probs, history, no_repeat_ngram)
-            _block_eos(log_probs, t < minimum)
+            if t < min_steps:
+                _block_eos(log_probs, t < minimum)
             _force_eos(log_probs, t >= limit)
             best, token = log_probs.max(dim=-1)  # (active,)
             scores = scores + best
@@ -204,6 +206,7 @@ def _beam_search(
     sentence = torch.arange(batch, device=device)  # (active,) original index of each sentence
     limit = torch.tensor(limits, device=device)  # (active,)
     minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
+    min_steps = int(minimum.max())  # no EOS to block from this step on: no check, no sync
     # (active, k) cumulative log-probs; only beam 0 is live at first, so the first step's
     # candidates are not k copies of the same tokens
     scores = torch.full((batch, k), -math.inf, device=device)
@@ -218,7 +221,8 @@ def _beam_search(
         log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
         _block_specials(log_probs)
         _block_repeats(log_probs, history, no_repeat_ngram)
-        _block_eos(log_probs, (t < minimum).repeat_interleave(k))
+        if t < min_steps:
+            _block_eos(log_probs, (t < minimum).repeat_interleave(k))
         _force_eos(log_probs, (t >= limit).repeat_interleave(k))
         active, vocab = scores.size(0), log_probs.size(1)
         candidates = log_probs.add_(scores.view(-1, 1)).view(active, k * vocab)  # in place

@@ -197,6 +197,9 @@ def test_invalid_search_settings_are_user_errors(translator: Translator) -> None
         translator.translate_hypotheses(["Hi."], beam_size=2, n_best=3)
     with pytest.raises(NMTError, match="must be at least 1"):
         translator.translate(["Hi."], beam_size=0)
+    for minimum in (-0.1, 2.0):  # the config's max_len_a is 1.5
+        with pytest.raises(NMTError, match="min_len_a must be between 0 .off. and max_len_a"):
+            translator.translate(["Hi."], min_len_a=minimum)
 
 
 def test_checkpoint_for_another_vocabulary_is_an_error_naming_it(
@@ -397,22 +400,28 @@ def test_mbr_keeps_the_beam_candidate_with_the_best_expected_chrf(
     ranked = translator.translate_hypotheses(
         lines, beam_size=4, n_best=4, length_penalty=alpha, mbr=True
     )
-    for line_candidates, mbr_candidates in zip(candidates, ranked, strict=True):
+    for line_candidates, mbr_candidates, text in zip(candidates, ranked, chosen, strict=True):
+        assert mbr_candidates[0].text == text
         assert sorted(t.text for t in mbr_candidates) == sorted(t.text for t in line_candidates)
         assert {t.text: t.score for t in mbr_candidates} == {
             t.text: t.score for t in line_candidates
         }
 
 
-def test_cli_mbr_flag_writes_the_translators_choice(
+def test_cli_mbr_and_min_len_flags_write_the_translators_choice(
     tiny_model_dir: Path, tmp_path: Path, translator: Translator, sentences: list[str]
 ) -> None:
+    lines = sentences[:12]
     source = tmp_path / "in.txt"
-    source.write_text("\n".join(["", *sentences[:6]]) + "\n", encoding="utf-8")
+    source.write_text("\n".join(["", *lines]) + "\n", encoding="utf-8")
     target = tmp_path / "out.txt"
     argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
-    assert main([*argv, "--beam-size", "4", "--mbr"]) == 0
-    assert target.read_text(encoding="utf-8").splitlines() == [
-        "",
-        *translator.translate(sentences[:6], beam_size=4, mbr=True),
-    ]
+    plain = translator.translate(lines, beam_size=4)
+    for flags, options in (
+        (["--mbr"], {"mbr": True}),
+        (["--min-len-a", "1.0"], {"min_len_a": 1.0}),
+    ):
+        assert main([*argv, "--beam-size", "4", *flags]) == 0
+        written = target.read_text(encoding="utf-8").splitlines()
+        assert written == ["", *translator.translate(lines, beam_size=4, **options)]
+        assert written[1:] != plain  # the flag reached the search
