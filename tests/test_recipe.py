@@ -255,6 +255,39 @@ def test_forced_stage_runs_again_and_later_stages_are_no_longer_done(tiny_run: P
     assert (tiny_run / "done" / "6.results").exists()
 
 
+def test_beam_size_override_retunes_and_is_reported(tiny_run: Path, tmp_path: Path) -> None:
+    """BEAM_SIZE changes stage 4's beam for a model trained with another in its config: the
+    tuning made with the old beam is redone, and stage 6 reports the beam actually used."""
+    exp = tmp_path / "tiny.en-es"
+    shutil.copytree(tiny_run, exp)
+    config_beam = json.loads((exp / "results.json").read_text())[0]["beam_size"]
+    assert json.loads((exp / "length_penalty.json").read_text())["beam_size"] == config_beam
+    beam = 1 if config_beam != 1 else 2
+    settings = {"VALID_LINES": str(TUNED_VALID_LINES), "TUNE_ALPHAS": "3 10"}
+    for stage in ("4.translate", "5.score", "6.results"):
+        (exp / "done" / stage).unlink()  # as if a user reran stage 4 with --force
+    result = run_recipe(exp, BEAM_SIZE=str(beam), **settings)
+    assert f"search: beam {beam}, --length-penalty" in result.stdout
+    tuned = json.loads((exp / "length_penalty.json").read_text())
+    # tuned and translated again (no --force) although the weights did not change
+    assert tuned["beam_size"] == beam
+    assert "translated already" not in result.stdout
+    assert json.loads((exp / "search.json").read_text())["beam_size"] == beam
+    (summary,) = json.loads((exp / "results.json").read_text())
+    assert summary["beam_size"] == beam
+    assert f"beam {beam}, length penalty" in (exp / "results.md").read_text()
+    translator = Translator.from_pretrained(exp / "model", checkpoint=exp / "model" / "averaged.pt")
+    source = (exp / "data" / "flores" / "dev.en").read_text(encoding="utf-8").splitlines()
+    output = (exp / "translations" / "flores" / "dev.es").read_text(encoding="utf-8")
+    assert output.splitlines() == translator.translate(
+        source, beam_size=beam, length_penalty=tuned["best"], min_len_a=tuned["min_len_a"]
+    )
+    # the same stage without the override goes back to the config's beam
+    run_recipe(exp, "--stage", "4", "--force", **settings)
+    assert json.loads((exp / "length_penalty.json").read_text())["beam_size"] == config_beam
+    assert json.loads((exp / "results.json").read_text())[0]["beam_size"] == config_beam
+
+
 # ---- the first steps of the real configs ------------------------------------------------------
 
 

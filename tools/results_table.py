@@ -154,12 +154,14 @@ def summarise(exp: Path) -> dict[str, Any]:
     tuned_path = exp / "length_penalty.json"  # stage 4's choice, when it tuned one
     tuned_json = _read_json(tuned_path) if tuned_path.is_file() else None
     tuned = None if tuned_json is None else tuned_json["best"]
+    search_path = exp / "search.json"  # stage 4's beam, which may differ from the config's
+    search = _read_json(search_path) if search_path.is_file() else {}
     return {
         "experiment": exp.name,
         "direction": f"{config['data']['src_lang']}-{config['data']['tgt_lang']}",
         "model": {k: config["model"][k] for k in ("preset", "cell", "attention", "emb_size")},
         "vocab_size": config["tokenizer"]["vocab_size"],
-        "beam_size": config["decoding"]["beam_size"],
+        "beam_size": search.get("beam_size", config["decoding"]["beam_size"]),
         "length_penalty": config["decoding"]["length_penalty"] if tuned is None else tuned,
         "length_penalty_tuned": tuned is not None,
         "min_len_a": config["decoding"].get("min_len_a", 0.0)

@@ -157,7 +157,13 @@ def main(argv: list[str] | None = None) -> int:
         chosen += f", min_len_a {best[2]:g}"
     print(f"\nbest length_penalty by mean BLEU + chrF: {chosen}")
     if args.json:
-        result = {"best": best[0], "coverage_penalty": best[1], "min_len_a": best[2], "rows": rows}
+        result = {
+            "best": best[0],
+            "coverage_penalty": best[1],
+            "min_len_a": best[2],
+            "beam_size": args.beam_size or translator.config.decoding.beam_size,
+            "rows": rows,
+        }
         args.json.write_text(json.dumps(result, indent=1) + "\n")
     return 0
 

@@ -10,7 +10,7 @@
 #   3 average      the last (or best) $AVERAGE_N (3) checkpoints -> $EXP/model/averaged.pt
 #   4 translate    every test set -> $EXP/translations/<set>.<tgt>, with the length penalty (and
 #                  output minimum) that scores best on held-out lines of the validation sets
-#                  ($EXP/length_penalty.json)
+#                  ($EXP/length_penalty.json); the search used goes to $EXP/search.json
 #   5 score        sacrebleu BLEU/chrF/TER with signatures -> $EXP/scores/<set>.json
 #   6 results      $EXP/results.md, results.json and training.png
 #
@@ -39,6 +39,7 @@ AVERAGE=${AVERAGE:-last}              # last | best: which step checkpoints stag
 AVERAGE_N=${AVERAGE_N:-3}
 THREADS=${THREADS:-}                  # translation threads; default: the config's training.threads
 DEVICE=${DEVICE:-}                    # translation device; default: the config's training.device
+BEAM_SIZE=${BEAM_SIZE:-}              # stage 4's beam; default: the model config's decoding.beam_size
 LENGTH_PENALTY=${LENGTH_PENALTY:-tune}  # tune | a number | config (its decoding.length_penalty)
 TUNE_LINES=${TUNE_LINES:-800}         # held-out lines of each validation set that tune it...
 TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8 2.2 2.6}  # ...among these (tools/tune_length_penalty.py)
@@ -198,15 +199,16 @@ stage_average() {
     "--$AVERAGE" "$AVERAGE_N" --output "$CHECKPOINT"
 }
 
-# translation_settings: "THREADS DEVICE", each from the config's training section unless given
+# translation_settings: "THREADS DEVICE BEAM", each from the model's config unless given
 translation_settings() {
   "$PYTHON" -c 'import sys
 from nmt.config import load_config
 from nmt.devices import resolve_device
-training = load_config(sys.argv[1]).training
-threads = sys.argv[2] or training.threads
-print(threads, sys.argv[3] or resolve_device(training.device).type)' \
-    "$MODEL/config.yaml" "$THREADS" "$DEVICE"
+config = load_config(sys.argv[1])
+threads = sys.argv[2] or config.training.threads
+device = sys.argv[3] or resolve_device(config.training.device).type
+print(threads, device, sys.argv[4] or config.decoding.beam_size)' \
+    "$MODEL/config.yaml" "$THREADS" "$DEVICE" "$BEAM_SIZE"
 }
 
 split_option() {  # the translator's flag for SPLIT_SENTENCES, if set
@@ -228,9 +230,9 @@ print(" ".join(n for n in m["valid"] if m["sets"][n]["lines"] > m["options"]["va
   done
 }
 
-# search_options THREADS DEVICE: stage 4's --length-penalty (and --min-len-a); none: the config's.
-# LENGTH_PENALTY=tune picks them on validation lines that checkpoint selection never saw, so the
-# test sets stay unseen
+# search_options THREADS DEVICE BEAM: stage 4's --length-penalty (and --min-len-a); none: the
+# config's. LENGTH_PENALTY=tune picks them on validation lines that checkpoint selection never saw,
+# so the test sets stay unseen; a tuning done with another beam is redone
 search_options() {
   case $LENGTH_PENALTY in
     config) return 0 ;;
@@ -238,7 +240,8 @@ search_options() {
     *) echo "--length-penalty $LENGTH_PENALTY"; return 0 ;;
   esac
   local tuned=$EXP/length_penalty.json
-  if [[ $FORCE == 1 || ! -s $tuned || $CHECKPOINT -nt $tuned ]]; then
+  if [[ $FORCE == 1 || ! -s $tuned || $CHECKPOINT -nt $tuned ]] || ! "$PYTHON" -c 'import json, sys
+sys.exit(json.load(open(sys.argv[1])).get("beam_size") != int(sys.argv[2]))' "$tuned" "$3"; then
     local sets=() name src tgt
     while read -r name src tgt; do sets+=(--set "$name" "$src" "$tgt"); done < <(tuning_sets)
     if ((${#sets[@]} == 0)); then
@@ -249,7 +252,8 @@ search_options() {
     local valid_lines
     valid_lines=$("$PYTHON" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["options"]["valid_lines"])' "$DATA/manifest.json")
-    local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2" $(split_option))
+    local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2" --beam-size "$3")
+    options+=($(split_option))
     if (($1 > 0)); then options+=(--threads "$1"); fi
     # shellcheck disable=SC2086  # TUNE_ALPHAS and TUNE_MIN_LEN_A are lists
     "$PYTHON" "$ROOT/tools/tune_length_penalty.py" "${options[@]}" "${sets[@]}" \
@@ -264,20 +268,31 @@ print("--length-penalty %g --min-len-a %g" % (tuned["best"], tuned.get("min_len_
 }
 
 stage_translate() {
-  local settings threads device set search
+  local settings threads device beam set search
   settings=$(translation_settings)
-  read -r threads device <<<"$settings"
-  local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device")
+  read -r threads device beam <<<"$settings"
+  local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device" --beam-size "$beam")
   if ((threads > 0)); then options+=(--threads "$threads"); fi
   options+=($(split_option))
-  search=$(search_options "$threads" "$device")
+  search=$(search_options "$threads" "$device" "$beam")
   # shellcheck disable=SC2206  # flags and numbers, no spaces inside
   options+=($search)
-  log "  search: ${search:-length penalty of the config}"
+  log "  search: beam $beam, ${search:-length penalty of the config}"
+  # the search used, for stage 6 (the beam may differ from the model's config); translations
+  # made with another search are stale even when newer than the weights
+  local stale=$FORCE
+  "$PYTHON" -c 'import json, sys
+search = {"beam_size": int(sys.argv[2]), "options": sys.argv[3]}
+try:
+    same = json.load(open(sys.argv[1])) == search
+except OSError:
+    same = False
+json.dump(search, open(sys.argv[1], "w"))
+sys.exit(0 if same else 1)' "$EXP/search.json" "$beam" "$search" || stale=1
   for set in $(manifest test); do
     local out=$EXP/translations/$set.$TGT
     # a translation newer than the weights survives an interrupted stage
-    if [[ $FORCE != 1 && -s $out && $out -nt $CHECKPOINT ]]; then
+    if [[ $stale != 1 && -s $out && $out -nt $CHECKPOINT ]]; then
       log "  $set: translated already"
       continue
     fi
