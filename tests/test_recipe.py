@@ -15,6 +15,7 @@ from types import ModuleType
 
 import pytest
 import torch
+import yaml
 
 from nmt.checkpoint import list_step_checkpoints, load_checkpoint, save_checkpoint
 from nmt.translator import Translator
@@ -503,6 +504,66 @@ def test_download_drops_training_pairs_that_share_a_side_with_an_evaluation_set(
     assert (out / "valid.en").read_text().splitlines() == ["good night.", "wmt/newstest2011"]
     train = out / manifest["sets"]["tatoeba/train"]["files"]["es"]
     assert gzip.decompress(train.read_bytes()).decode() == "Veo un perro.\n"
+
+
+def write_pairs(directory: Path, name: str, english: list[str], spanish: list[str]) -> None:
+    for lang, lines in (("en", english), ("es", spanish)):
+        path = directory / f"{name}.{lang}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
+
+
+def test_local_news_training_sets_drop_evaluation_overlap_and_repeat(tmp_path: Path) -> None:
+    """Earlier WMT test sets as training data: not pre-filtered like the shared corpora, so
+    stage 0 removes the pairs that share a side with an evaluation set, and records the repeat."""
+    prepare_data = load_script(RECIPE / "prepare_data.py")
+    data = tmp_path / "data"
+    write_pairs(data, "tatoeba/train", ["Hello!"], ["¡Hola!"])
+    write_pairs(data, "newscommentary/train", ["Prices rose."], ["Los precios subieron."])
+    write_pairs(data, "wmt/newstest2011", ["Valid line."], ["Línea de validación."])
+    write_pairs(data, "wmt/newstest2012", ["Test headline"], ["Titular de prueba"])
+    write_pairs(
+        data,
+        "wmt/newstest2008",
+        ["Markets fell", "test headline.", "Rain in Madrid.", "Nothing here"],
+        ["Los mercados cayeron", "Otro titular", "Lluvia en Madrid.", "Línea de Validación"],
+    )
+    out = tmp_path / "out"
+    train = ["tatoeba/train", "newscommentary/train", "wmt/newstest2008*3"]
+    argv = ["--data-dir", str(data), "--out", str(out), "--valid-lines", "1"]
+    assert prepare_data.main([*argv, "--train", *train]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", "wmt/newstest2008"]
+    news = manifest["sets"]["wmt/newstest2008"]
+    # "test headline." matches newstest2012's English side, "Línea de Validación" newstest2011's
+    assert (news["lines"], news["of"], news["repeat"]) == (2, 4, 3)
+    assert gzip.decompress((out / news["files"]["en"]).read_bytes()).decode().splitlines() == [
+        "Markets fell",
+        "Rain in Madrid.",
+    ]
+    assert "repeat" not in manifest["sets"]["tatoeba/train"]
+    assert (out / "tatoeba" / "train.en").is_symlink()  # pre-filtered corpora stay links
+    # a set cannot be trained and evaluated on, and a repeat is a positive whole number
+    assert prepare_data.main([*argv, "--train", "tatoeba/train", "wmt/newstest2012"]) == 2
+    assert prepare_data.main([*argv, "--train", "tatoeba/train*0"]) == 2
+    assert prepare_data.main([*argv, "--train", "tatoeba/train*x"]) == 2
+
+
+def test_recipe_trains_on_each_set_as_many_times_as_it_repeats(tmp_path: Path) -> None:
+    if not (DATA_DIR / "wmt" / "newstest2008.en").is_file():
+        pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
+    exp = tmp_path / "tiny.en-es"
+    sets = "tatoeba/train newscommentary/train*2 wmt/newstest2008*3"
+    run_recipe(exp, "--stop-stage", "2", "--set", "training.max_steps=2", TRAIN_SETS=sets)
+    manifest = json.loads((exp / "data" / "manifest.json").read_text())
+    assert manifest["sets"]["wmt/newstest2008"]["of"] == 2051
+    config = (exp / "model" / "config.yaml").read_text()
+    train_src = yaml.safe_load(config)["data"]["train_src"]
+    assert [Path(p).relative_to(exp / "data").as_posix() for p in train_src] == [
+        "tatoeba/train.en.gz",
+        *["newscommentary/train.en.gz"] * 2,
+        *["wmt/newstest2008.en.gz"] * 3,
+    ]
 
 
 def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(

@@ -10,7 +10,11 @@ gzipped), for English and Spanish whatever the direction, plus:
     valid.en, valid.es   the validation set: the first --valid-lines of each --valid set, joined
     manifest.json        which sets are there, their files and line counts, and the options used
 
-From a local copy, files are linked, not copied. ``--max-train-pairs`` (every k-th pair of each
+``--train`` names the training corpora; ``SET*K`` reads one K times an epoch (the manifest's
+``repeat``; run.sh lists its files K times). From a local copy, files are linked, not copied,
+except training sets other than ``TRAIN_SETS`` (e.g. ``NEWS_TRAIN_SETS``, earlier WMT test sets):
+the shared copy did not filter those, so they are written without the pairs that share a side
+with an evaluation set. ``--max-train-pairs`` (every k-th pair of each
 training corpus, so that short and long sentences stay represented) and ``--max-eval-lines``
 (the first lines of each evaluation set) write smaller files instead, for quick runs; the
 manifest records both counts, and the results table shows a sliced test set as "N of M" lines.
@@ -31,12 +35,15 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 LANGS = ("en", "es")
 TRAIN_SETS = ("tatoeba/train", "newscommentary/train")
+# Earlier WMT test sets: in-domain news (headlines included) for the newstest2012 target. Unlike
+# the corpora above they were not filtered for overlap in the shared copy, so stage 0 does it.
+NEWS_TRAIN_SETS = ("wmt/newstest2008", "wmt/newstest2009", "wmt/newstest2010")
 VALID_SETS = ("tatoeba/dev", "wmt/newstest2011")
 TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
 
@@ -204,7 +211,13 @@ HUB_SOURCES: dict[str, HubSource | tuple[HubSource, HubSource]] = {
     ),
 }
 # WMT news test sets come from statmt.org through sacrebleu's downloader (newstestYYYY = wmtYY).
-WMT_SETS = {"wmt/newstest2011": "wmt11", "wmt/newstest2012": "wmt12"}
+WMT_SETS = {
+    "wmt/newstest2008": "wmt08",
+    "wmt/newstest2009": "wmt09",
+    "wmt/newstest2010": "wmt10",
+    "wmt/newstest2011": "wmt11",
+    "wmt/newstest2012": "wmt12",
+}
 # Not fetched: no loader that works with datasets>=4 is known; place the files by hand.
 MANUAL_SETS = {
     "tico19/test": "TICO-19 (https://tico-19.github.io, English -> Latin-American Spanish, "
@@ -272,8 +285,31 @@ def normalise(text: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", text).split())
 
 
-def download(out: Path, sets: list[str]) -> dict[str, tuple[list[str], list[str]]]:
-    """Fetch ``sets``; a set that cannot be fetched is reported and left out."""
+def normalised_sides(pairs: Iterable[tuple[list[str], list[str]]]) -> set[str]:
+    return {normalise(line) for pair in pairs for side in pair for line in side}
+
+
+def drop_overlap(
+    name: str, english: list[str], spanish: list[str], evaluation: set[str]
+) -> tuple[list[str], list[str]]:
+    """The training pairs with no empty side and neither side (normalised) in ``evaluation``."""
+    kept = [
+        (e, s)
+        for e, s in zip(english, spanish, strict=True)
+        if e.strip()
+        and s.strip()
+        and normalise(e) not in evaluation
+        and normalise(s) not in evaluation
+    ]
+    print(f"{name}: kept {len(kept):,} of {len(english):,} pairs (no evaluation overlap)")
+    return [e for e, _ in kept], [s for _, s in kept]
+
+
+def download(
+    out: Path, train: list[str], sets: list[str]
+) -> dict[str, tuple[list[str], list[str]]]:
+    """Fetch ``train`` and ``sets``; an evaluation set that cannot be fetched is reported and
+    left out."""
     if hub_offline():
         raise PrepareError(
             "cannot download: HF_HUB_OFFLINE/HF_DATASETS_OFFLINE is set. Pass DATA_DIR=DIR "
@@ -281,7 +317,7 @@ def download(out: Path, sets: list[str]) -> dict[str, tuple[list[str], list[str]
             "DATA_DIR=../shared/data/en-es"
         )
     fetched = {}
-    for name in sets:
+    for name in [*train, *sets]:
         try:
             if name in WMT_SETS:
                 fetched[name] = fetch_wmt(name)
@@ -290,33 +326,17 @@ def download(out: Path, sets: list[str]) -> dict[str, tuple[list[str], list[str]
             else:
                 print(f"warning: {name} is not downloaded: {MANUAL_SETS.get(name, '')}")
         except Exception as error:  # network, gating and hub errors come in many types
-            if name in TRAIN_SETS:
+            if name in train:
                 raise PrepareError(
                     f"{name}: download failed ({type(error).__name__}: {error}); without "
                     "internet access pass DATA_DIR=DIR with the layout of shared/data/en-es"
                 ) from None
             print(f"warning: {name} left out, download failed: {type(error).__name__}: {error}")
-    evaluation = {
-        normalise(line)
-        for name, pair in fetched.items()
-        if name not in TRAIN_SETS
-        for side in pair
-        for line in side
-    }
-    for name in TRAIN_SETS:
-        english, spanish = fetched[name]
-        kept = [
-            (e, s)
-            for e, s in zip(english, spanish, strict=True)
-            if e.strip()
-            and s.strip()
-            and normalise(e) not in evaluation
-            and normalise(s) not in evaluation
-        ]
-        print(f"{name}: kept {len(kept):,} of {len(english):,} pairs (no evaluation overlap)")
-        fetched[name] = ([e for e, _ in kept], [s for _, s in kept])
+    evaluation = normalised_sides(pair for name, pair in fetched.items() if name not in train)
+    for name in train:
+        fetched[name] = drop_overlap(name, *fetched[name], evaluation)
     for name, (english, spanish) in fetched.items():
-        suffix = ".gz" if name in TRAIN_SETS else ""
+        suffix = ".gz" if name in train else ""
         write_lines(out / "download" / f"{name}.en{suffix}", english)
         write_lines(out / "download" / f"{name}.es{suffix}", spanish)
     return fetched
@@ -325,12 +345,59 @@ def download(out: Path, sets: list[str]) -> dict[str, tuple[list[str], list[str]
 # ---- the experiment's data --------------------------------------------------------------------
 
 
+def parse_train(specs: list[str]) -> dict[str, int]:
+    """``NAME`` or ``NAME*K`` (the corpus K times in each epoch) -> {name: K}."""
+    repeats = {}
+    for spec in specs:
+        name, _, times = spec.partition("*")
+        if not times.isdigit() or int(times) < 1:
+            if times:
+                raise PrepareError(f"training set '{spec}': the repeat after '*' must be >= 1")
+            times = "1"
+        if name in repeats:
+            raise PrepareError(f"training set {name} is listed twice")
+        repeats[name] = int(times)
+    return repeats
+
+
+def filter_set(
+    data_dir: Path, out: Path, name: str, evaluation: set[str], sample: int | None
+) -> SetFiles:
+    """Write ``name`` without the pairs that overlap an evaluation set (and sampled, if asked)."""
+    paths = {g: find_file(data_dir / Path(name).parent, Path(name).name, g) for g in LANGS}
+    english, spanish = (list(read_lines(paths[g])) for g in LANGS)
+    if len(english) != len(spanish):
+        raise PrepareError(
+            f"{paths['en']} has {len(english)} lines but {paths['es']} has {len(spanish)}; "
+            "parallel files must be line-aligned"
+        )
+    total = len(english)
+    english, spanish = drop_overlap(name, english, spanish, evaluation)
+    keep = spread(len(english), sample)
+    if keep is not None:
+        english, spanish = [english[i] for i in keep], [spanish[i] for i in keep]
+    files = {}
+    for lang, lines in zip(LANGS, (english, spanish), strict=True):
+        path = out / f"{name}.{lang}.gz"
+        for stale in (out / f"{name}.{lang}", path):
+            if stale.is_symlink() or stale.exists():
+                stale.unlink()
+        write_lines(path, lines)
+        files[lang] = str(path.relative_to(out))
+    return SetFiles(name, files, len(english), total)
+
+
 def prepare(args: argparse.Namespace) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     evaluation_sets = list(dict.fromkeys([*args.valid, *args.test]))
+    repeats = parse_train(args.train)
+    train = list(repeats)
+    both = [name for name in train if name in evaluation_sets]
+    if both:
+        raise PrepareError(f"{', '.join(both)}: a training set cannot also be evaluated on")
     if args.download:
-        fetched = download(out, [*args.train, *evaluation_sets])
+        fetched = download(out, train, evaluation_sets)
         data_dir = out / "download"
         available = set(fetched)
         origin = "Hugging Face hub and statmt.org (see prepare_data.py HUB_SOURCES)"
@@ -340,11 +407,11 @@ def prepare(args: argparse.Namespace) -> dict:
             raise PrepareError(f"DATA_DIR {data_dir} is not a directory")
         available = {
             name
-            for name in [*args.train, *evaluation_sets]
+            for name in [*train, *evaluation_sets]
             if all(find_file(data_dir / Path(name).parent, Path(name).name, g) for g in LANGS)
         }
         origin = str(data_dir.resolve())
-    missing_train = [name for name in args.train if name not in available]
+    missing_train = [name for name in train if name not in available]
     if missing_train:
         raise PrepareError(f"training corpora missing from {data_dir}: {', '.join(missing_train)}")
 
@@ -360,8 +427,24 @@ def prepare(args: argparse.Namespace) -> dict:
         "test": [],
         "sets": {},
     }
-    for name in args.train:
-        manifest["sets"][name] = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
+    evaluation = None
+    for name in train:
+        if name in TRAIN_SETS or args.download:  # filtered for overlap already
+            entry = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
+        else:
+            if evaluation is None:
+                evaluation = normalised_sides(
+                    tuple(
+                        list(read_lines(find_file(data_dir / Path(n).parent, Path(n).name, g)))
+                        for g in LANGS
+                    )
+                    for n in evaluation_sets
+                    if n in available
+                )
+            entry = filter_set(data_dir, out, name, evaluation, args.max_train_pairs).record()
+        if repeats[name] > 1:
+            entry["repeat"] = repeats[name]
+        manifest["sets"][name] = entry
         manifest["train"].append(name)
     for name in evaluation_sets:
         if name not in available:
@@ -397,7 +480,13 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--data-dir", metavar="DIR", help="a copy with the shared/data/en-es layout")
     where.add_argument("--download", action="store_true", help="fetch the corpora (online)")
     parser.add_argument("--out", required=True, metavar="DIR", help="the experiment's data folder")
-    parser.add_argument("--train", nargs="+", default=list(TRAIN_SETS), metavar="SET")
+    parser.add_argument(
+        "--train",
+        nargs="+",
+        default=list(TRAIN_SETS),
+        metavar="SET",
+        help=f"training corpora; SET*K repeats one K times per epoch, e.g. {NEWS_TRAIN_SETS[0]}*4",
+    )
     parser.add_argument("--valid", nargs="+", default=list(VALID_SETS), metavar="SET")
     parser.add_argument("--test", nargs="+", default=list(TEST_SETS), metavar="SET")
     parser.add_argument(

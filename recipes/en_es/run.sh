@@ -32,6 +32,8 @@ CONFIG=${CONFIG:-$RECIPE_DIR/conf/cpu.yaml}
 DATA_DIR=${DATA_DIR:-}             # empty: download (needs internet)
 EXP=${EXP:-}                       # default: exp/en_es/<config name>.<direction>
 PYTHON=${PYTHON:-python}
+TRAIN_SETS=${TRAIN_SETS:-}            # training corpora (stage 0), SET*K to repeat one K times an
+                                      # epoch; default: tatoeba/train newscommentary/train
 MAX_TRAIN_PAIRS=${MAX_TRAIN_PAIRS:-}  # keep N pairs of each training corpus (quick runs)
 MAX_EVAL_LINES=${MAX_EVAL_LINES:-}    # keep the first N lines of each dev/test set
 VALID_LINES=${VALID_LINES:-500}       # lines of each validation set (tatoeba/dev, newstest2011)
@@ -156,13 +158,24 @@ stage_data() {
     options+=(--download)
   fi
   [[ -z $MAX_TRAIN_PAIRS ]] || options+=(--max-train-pairs "$MAX_TRAIN_PAIRS")
+  # shellcheck disable=SC2206  # a list of set names
+  [[ -z $TRAIN_SETS ]] || options+=(--train $TRAIN_SETS)
   [[ -z $MAX_EVAL_LINES ]] || options+=(--max-eval-lines "$MAX_EVAL_LINES")
   "$PYTHON" "$RECIPE_DIR/prepare_data.py" "${options[@]}"
 }
 
-train_files() {  # train_files LANG
-  local set
-  for set in $(manifest train); do data_file "$set" "$1"; done
+train_files() {  # train_files LANG: each training file, as many times as stage 0 repeats it
+  local set file i repeat
+  for set in $(manifest train); do
+    file=$(data_file "$set" "$1")
+    repeat=$(set_repeat "$set")
+    for ((i = 0; i < repeat; i++)); do echo "$file"; done
+  done
+}
+
+set_repeat() {  # set_repeat SET: how many times an epoch reads it (manifest "repeat", default 1)
+  "$PYTHON" -c 'import json, sys
+print(json.load(open(sys.argv[1]))["sets"][sys.argv[2]].get("repeat", 1))' "$DATA/manifest.json" "$1"
 }
 
 stage_spm() {
