@@ -298,7 +298,7 @@ stage_translate() {
 search = {"beam_size": int(sys.argv[2]), "options": sys.argv[3]}
 try:
     same = json.load(open(sys.argv[1])) == search
-except OSError:
+except (OSError, ValueError):  # none yet, or cut off mid-write
     same = False
 json.dump(search, open(sys.argv[1], "w"))
 sys.exit(0 if same else 1)' "$EXP/search.json" "$beam" "$search" || stale=1
