@@ -349,21 +349,18 @@ def parse_train(specs: list[str]) -> dict[str, int]:
     """``NAME`` or ``NAME*K`` (the corpus K times in each epoch) -> {name: K}."""
     repeats = {}
     for spec in specs:
-        name, _, times = spec.partition("*")
-        if not times.isdigit() or int(times) < 1:
-            if times:
-                raise PrepareError(f"training set '{spec}': the repeat after '*' must be >= 1")
-            times = "1"
+        name, star, times = spec.partition("*")
+        repeat = int(times) if times.isdigit() else 0 if star else 1
+        if repeat < 1:
+            raise PrepareError(f"training set '{spec}': the repeat after '*' must be >= 1")
         if name in repeats:
             raise PrepareError(f"training set {name} is listed twice")
-        repeats[name] = int(times)
+        repeats[name] = repeat
     return repeats
 
 
-def filter_set(
-    data_dir: Path, out: Path, name: str, evaluation: set[str], sample: int | None
-) -> SetFiles:
-    """Write ``name`` without the pairs that overlap an evaluation set (and sampled, if asked)."""
+def read_pairs(data_dir: Path, name: str) -> tuple[list[str], list[str]]:
+    """The English and Spanish lines of ``data_dir/name``, checked to be line-aligned."""
     paths = {g: find_file(data_dir / Path(name).parent, Path(name).name, g) for g in LANGS}
     english, spanish = (list(read_lines(paths[g])) for g in LANGS)
     if len(english) != len(spanish):
@@ -371,6 +368,14 @@ def filter_set(
             f"{paths['en']} has {len(english)} lines but {paths['es']} has {len(spanish)}; "
             "parallel files must be line-aligned"
         )
+    return english, spanish
+
+
+def filter_set(
+    data_dir: Path, out: Path, name: str, evaluation: set[str], sample: int | None
+) -> SetFiles:
+    """Write ``name`` without the pairs that overlap an evaluation set (and sampled, if asked)."""
+    english, spanish = read_pairs(data_dir, name)
     total = len(english)
     english, spanish = drop_overlap(name, english, spanish, evaluation)
     keep = spread(len(english), sample)
@@ -432,14 +437,9 @@ def prepare(args: argparse.Namespace) -> dict:
         if name in TRAIN_SETS or args.download:  # filtered for overlap already
             entry = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
         else:
-            if evaluation is None:
+            if evaluation is None:  # read once, and only when a set needs filtering
                 evaluation = normalised_sides(
-                    tuple(
-                        list(read_lines(find_file(data_dir / Path(n).parent, Path(n).name, g)))
-                        for g in LANGS
-                    )
-                    for n in evaluation_sets
-                    if n in available
+                    read_pairs(data_dir, n) for n in evaluation_sets if n in available
                 )
             entry = filter_set(data_dir, out, name, evaluation, args.max_train_pairs).record()
         if repeats[name] > 1:
