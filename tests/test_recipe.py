@@ -103,7 +103,10 @@ def test_every_stage_leaves_its_outputs(tiny_run: Path) -> None:
     exp = tiny_run
     assert sorted(p.name for p in (exp / "done").iterdir()) == list(STAGES)
     manifest = json.loads((exp / "data" / "manifest.json").read_text())
-    assert manifest["train"] == ["tatoeba/train", "newscommentary/train"]
+    news = ["wmt/newstest2008", "wmt/newstest2009", "wmt/newstest2010"]
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", *news]
+    repeats = [manifest["sets"][name].get("repeat", 1) for name in manifest["train"]]
+    assert repeats == [1, 1, 4, 4, 4]
     assert manifest["sets"]["tatoeba/train"]["lines"] == 2000
     assert manifest["test"] == list(TEST_SETS)
     for name in ("spm.model", "config.yaml", "model.pt", "averaged.pt", "train_log.jsonl"):
@@ -547,6 +550,11 @@ def test_local_news_training_sets_drop_evaluation_overlap_and_repeat(tmp_path: P
     assert prepare_data.main([*argv, "--train", "tatoeba/train", "wmt/newstest2012"]) == 2
     assert prepare_data.main([*argv, "--train", "tatoeba/train*0"]) == 2
     assert prepare_data.main([*argv, "--train", "tatoeba/train*x"]) == 2
+    # by default the news sets come in 4 times each; one missing from a local copy is left out
+    assert prepare_data.main(argv) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", "wmt/newstest2008"]
+    assert manifest["sets"]["wmt/newstest2008"]["repeat"] == 4
 
 
 def test_recipe_trains_on_each_set_as_many_times_as_it_repeats(tmp_path: Path) -> None:

@@ -33,7 +33,8 @@ DATA_DIR=${DATA_DIR:-}             # empty: download (needs internet)
 EXP=${EXP:-}                       # default: exp/en_es/<config name>.<direction>
 PYTHON=${PYTHON:-python}
 TRAIN_SETS=${TRAIN_SETS:-}            # training corpora (stage 0), SET*K to repeat one K times an
-                                      # epoch; default: tatoeba/train newscommentary/train
+                                      # epoch; default: tatoeba/train newscommentary/train and
+                                      # wmt/newstest2008..2010, each *4 (prepare_data.py)
 MAX_TRAIN_PAIRS=${MAX_TRAIN_PAIRS:-}  # keep N pairs of each training corpus (quick runs)
 MAX_EVAL_LINES=${MAX_EVAL_LINES:-}    # keep the first N lines of each dev/test set
 VALID_LINES=${VALID_LINES:-500}       # lines of each validation set (tatoeba/dev, newstest2011)
