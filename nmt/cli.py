@@ -468,6 +468,13 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
         help="minimum Bayes risk: of the beam's candidates keep the one with the best expected "
         "chrF against the others (slower output; needs --beam-size > 1)",
     )
+    search.add_argument(
+        "--mbr-samples",
+        type=int,
+        metavar="N",
+        help="with --mbr: N translations sampled from the model (epsilon sampling) are the "
+        "pseudo-references, and candidates beside the beam's; 0: the beam's candidates",
+    )
     output = parser.add_argument_group("output format (see below)")
     output.add_argument(
         "--n-best", type=int, metavar="N", help="write the N best translations of each line"
@@ -524,6 +531,7 @@ def _run_translate(args: argparse.Namespace) -> int:
         no_repeat_ngram=args.no_repeat_ngram,
         coverage_penalty=args.coverage_penalty,
         mbr=args.mbr,
+        mbr_samples=args.mbr_samples,
     )
 
     def open_binary(path: str, mode: str) -> BinaryIO:

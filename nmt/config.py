@@ -143,6 +143,9 @@ class DecodingConfig:
     # source pieces unattended; 0 disables (nmt.search)
     mbr: bool = False  # keep the beam's candidate with the best expected chrF against the
     # others (minimum Bayes risk, nmt.mbr) instead of the most probable one
+    mbr_samples: int = 0  # with mbr: pseudo-references sampled from the model (also candidates,
+    # beside the beam's) instead of the beam's candidates; 0: the beam's
+    sampling_epsilon: float = 0.02  # epsilon sampling: draw among tokens of probability >= this
 
 
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.

@@ -58,33 +58,52 @@ def chrf(hypothesis: CharNgrams, reference: CharNgrams, beta: float = BETA) -> f
     return 100 * (1 + factor) * precision * recall / (factor * precision + recall)
 
 
-def expected_chrf(texts: Sequence[str], scores: Sequence[float]) -> list[float]:
-    """Each candidate's chrF against all the candidates, weighted by softmax(scores).
+def expected_chrf(
+    candidates: Sequence[str], references: Sequence[str], weights: Sequence[float] | None = None
+) -> list[float]:
+    """Each candidate's chrF against the pseudo-``references``, averaged with ``weights``
+    (default: uniform, as for samples drawn from the model).
 
-    ``scores`` are the model's log-probability scores of the candidates (the translator passes
-    the beam's length-normalised ones); ``exp`` turns them into relative weights. A candidate
-    counts as its own pseudo-reference too (chrF 100 with itself, unless empty), so MBR keeps a
-    clear favourite of the model; among near-equal candidates the one closest to the rest wins.
+    Repeated texts are counted once: samples repeat often, and n-gram counting is the cost.
+    """
+    if weights is None:
+        weights = [1.0] * len(references)
+    if len(weights) != len(references):
+        raise ValueError(f"{len(references)} references but {len(weights)} weights")
+    if not candidates:
+        return []
+    merged: dict[str, float] = {}
+    for reference, weight in zip(references, weights, strict=True):
+        merged[reference] = merged.get(reference, 0.0) + weight
+    total = sum(merged.values())
+    ngrams = {text: CharNgrams.of(text) for text in {*candidates, *merged}}
+    utility = {
+        text: sum(w * chrf(ngrams[text], ngrams[ref]) for ref, w in merged.items()) / total
+        for text in set(candidates)
+    }
+    return [utility[text] for text in candidates]
+
+
+def mbr_order(texts: Sequence[str], scores: Sequence[float]) -> list[int]:
+    """Indices of a beam's candidates by expected chrF, best first (ties: the model's order).
+
+    The candidates are their own pseudo-references, weighted by softmax(``scores``): ``exp``
+    turns the model's log-probability scores into relative weights (the translator passes the
+    beam's length-normalised ones). A candidate counts as its own pseudo-reference too (chrF 100
+    with itself, unless empty), so MBR keeps a clear favourite of the model; among near-equal
+    candidates the one closest to the rest wins.
     """
     if len(texts) != len(scores):
         raise ValueError(f"{len(texts)} candidates but {len(scores)} scores")
     if not texts:
         return []
     top = max(scores)
-    weights = [math.exp(score - top) for score in scores]
-    total = sum(weights)
-    ngrams = [CharNgrams.of(text) for text in texts]
-    return [
-        sum(
-            weight * chrf(candidate, reference)
-            for weight, reference in zip(weights, ngrams, strict=True)
-        )
-        / total
-        for candidate in ngrams
-    ]
-
-
-def mbr_order(texts: Sequence[str], scores: Sequence[float]) -> list[int]:
-    """Indices of ``texts`` by expected chrF, best first (ties: the model's order)."""
-    expected = expected_chrf(texts, scores)
+    expected = expected_chrf(texts, texts, [math.exp(score - top) for score in scores])
     return sorted(range(len(texts)), key=lambda i: -expected[i])
+
+
+def sampled_mbr_order(candidates: Sequence[str], samples: Sequence[str]) -> list[int]:
+    """Indices of ``candidates`` by mean chrF against ``samples`` drawn from the model, best
+    first (ties: the given order): a Monte Carlo estimate of the expected utility."""
+    expected = expected_chrf(candidates, samples)
+    return sorted(range(len(candidates)), key=lambda i: -expected[i])

@@ -1,7 +1,7 @@
 """Greedy and beam search over a :class:`~nmt.model.Seq2Seq`, batched over (batch x beam).
 
-Both searches work on one flat row dimension: greedy has one row per active sentence, beam search
-``beam_size`` rows per active sentence (sentence-major: rows ``b*k .. b*k+k-1`` belong to sentence
+The searches work on one flat row dimension: greedy has one row per active sentence, sampling
+one per sample, beam search ``beam_size`` rows per active sentence (sentence-major: rows ``b*k .. b*k+k-1`` belong to sentence
 ``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step. The
 encoder output keeps one row per sentence (a sentence's beams are its attention queries) and is
 selected only when whole sentences finish and leave the batch, so later steps run on fewer rows.
@@ -31,13 +31,13 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from nmt.model import Seq2Seq
+from nmt.model import DecoderState, EncoderOutput, Seq2Seq
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 MAX_OUTPUT_LEN = 256  # hard cap on target pieces, whatever max_len_a and max_len_b allow
@@ -94,47 +94,135 @@ def greedy_search(
         return []
     with _eval_mode(model):
         encoded, state = model.encode(src, src_lengths)
-        batch = src.size(0)
-        limits = max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len).tolist()
-        limit = torch.tensor(limits, device=src.device)  # (active,)
-        minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
-        min_steps = int(minimum.max())  # no EOS to block from this step on: no check, no sync
-        sentence = torch.arange(batch, device=src.device)  # (active,) original index of each row
-        prev = src.new_full((batch,), BOS_ID)
-        scores = torch.zeros(batch, device=src.device)
-        history = src.new_zeros(batch, 0)  # (active, t) tokens so far
-        attention = encoded.memory.new_zeros(batch, 0, src.size(1))  # (active, t, src_len)
-        results: list[Hypothesis | None] = [None] * batch
-        lengths = src_lengths.tolist()
-        for t in range(max(limits) + 1):
-            log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
-            _block_specials(log_probs)
-            _block_repeats(log_probs, history, no_repeat_ngram)
-            if t < min_steps:
-                _block_eos(log_probs, t < minimum)
-            _force_eos(log_probs, t >= limit)
-            best, token = log_probs.max(dim=-1)  # (active,)
-            scores = scores + best
-            ended = token == EOS_ID
-            if bool(ended.any()):
-                rows = ended.nonzero().squeeze(1)
-                ids = sentence[rows]
-                for index, hypothesis in zip(
-                    ids.tolist(),
-                    _hypotheses(history, attention, rows, scores[rows], ids, t, lengths),
-                    strict=True,
-                ):
-                    results[index] = hypothesis
-                keep = (~ended).nonzero().squeeze(1)
-                if keep.numel() == 0:
-                    break
-                encoded, state = encoded.select(keep), state.select(keep)
-                token, weights, scores = token[keep], weights[keep], scores[keep]
-                history, attention = history[keep], attention[keep]
-                sentence, limit, minimum = sentence[keep], limit[keep], minimum[keep]
-            history = torch.cat([history, token.unsqueeze(1)], dim=1)
-            attention = torch.cat([attention, weights.unsqueeze(1)], dim=1)
-            prev = token
+        return _row_search(
+            model,
+            encoded,
+            state,
+            src_lengths,
+            max_output_lengths(src_lengths, max_len_a, max_len_b, max_output_len),
+            min_len_a,
+            no_repeat_ngram,
+            _argmax,
+        )
+
+
+@torch.inference_mode()
+def sample_search(
+    model: Seq2Seq,
+    src: Tensor,
+    src_lengths: Tensor,
+    num_samples: int,
+    epsilon: float,
+    max_len_a: float,
+    max_len_b: int,
+    max_output_len: int = MAX_OUTPUT_LEN,
+    no_repeat_ngram: int = 0,
+    min_len_a: float = 0.0,
+    generator: torch.Generator | None = None,
+) -> list[list[Hypothesis]]:
+    """``num_samples`` translations of each (batch, src_len) sentence, drawn from the model.
+
+    Epsilon sampling (Hewitt et al., 2022): each step draws from the tokens of probability at
+    least ``epsilon`` (the most probable one always stays), renormalised; 0 samples the full
+    distribution. The samples are the pseudo-references of sampling MBR (Freitag et al., 2023):
+    unlike a beam's candidates, they spread over what the model finds likely. A hypothesis'
+    score is its model log-probability, as in greedy search. The source is encoded once; each
+    sentence's samples are rows ``b*n .. b*n+n-1`` of one flat search.
+    """
+    if num_samples < 1:
+        raise ValueError(f"num_samples must be at least 1, got {num_samples}")
+    if not 0 <= epsilon < 1:
+        raise ValueError(f"epsilon must be in [0, 1), got {epsilon}")
+    batch = src.size(0)
+    if batch == 0:
+        return []
+    with _eval_mode(model):
+        encoded, state = model.encode(src, src_lengths)
+        rows = torch.arange(batch, device=src.device).repeat_interleave(num_samples)
+        lengths = src_lengths[rows]
+        samples = _row_search(
+            model,
+            encoded.select(rows),
+            state.select(rows),
+            lengths,
+            max_output_lengths(lengths, max_len_a, max_len_b, max_output_len),
+            min_len_a,
+            no_repeat_ngram,
+            lambda log_probs: _epsilon_sample(log_probs, epsilon, generator),
+        )
+    return [samples[b * num_samples : (b + 1) * num_samples] for b in range(batch)]
+
+
+def _argmax(log_probs: Tensor) -> tuple[Tensor, Tensor]:
+    best, token = log_probs.max(dim=-1)
+    return token, best
+
+
+def _epsilon_sample(
+    log_probs: Tensor, epsilon: float, generator: torch.Generator | None
+) -> tuple[Tensor, Tensor]:
+    """One token per row among those of probability >= epsilon (and the argmax), and its
+    log-probability under the full distribution."""
+    probs = log_probs.float().exp()
+    keep = probs >= epsilon
+    keep.scatter_(1, probs.argmax(dim=1, keepdim=True), True)
+    token = torch.multinomial(probs * keep, 1, generator=generator)  # (rows, 1)
+    return token.squeeze(1), log_probs.gather(1, token).squeeze(1)
+
+
+def _row_search(
+    model: Seq2Seq,
+    encoded: EncoderOutput,
+    state: DecoderState,
+    src_lengths: Tensor,
+    limit: Tensor,
+    min_len_a: float,
+    no_repeat_ngram: int,
+    pick: Callable[[Tensor], tuple[Tensor, Tensor]],
+) -> list[Hypothesis]:
+    """One token per row and step, chosen by ``pick`` from the row's log-probabilities; rows
+    leave the batch as they end. One hypothesis per row, in row order."""
+    rows = src_lengths.size(0)
+    device = src_lengths.device
+    limits = limit.tolist()
+    minimum = min_output_lengths(src_lengths, min_len_a, limit)  # (active,)
+    min_steps = int(minimum.max())  # no EOS to block from this step on: no check, no sync
+    row = torch.arange(rows, device=device)  # (active,) original index of each row
+    prev = torch.full((rows,), BOS_ID, dtype=torch.long, device=device)
+    scores = torch.zeros(rows, device=device)
+    history = prev.new_zeros(rows, 0)  # (active, t) tokens so far
+    attention = encoded.memory.new_zeros(rows, 0, encoded.memory.size(1))  # (active, t, src_len)
+    results: list[Hypothesis | None] = [None] * rows
+    lengths = src_lengths.tolist()
+    for t in range(max(limits) + 1):
+        log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
+        _block_specials(log_probs)
+        _block_repeats(log_probs, history, no_repeat_ngram)
+        if t < min_steps:
+            _block_eos(log_probs, t < minimum)
+        _force_eos(log_probs, t >= limit)
+        token, token_score = pick(log_probs)  # (active,)
+        scores = scores + token_score
+        ended = token == EOS_ID
+        if bool(ended.any()):
+            ended_rows = ended.nonzero().squeeze(1)
+            ids = row[ended_rows]
+            for index, hypothesis in zip(
+                ids.tolist(),
+                _hypotheses(history, attention, ended_rows, scores[ended_rows], ids, t, lengths),
+                strict=True,
+            ):
+                results[index] = hypothesis
+            keep = (~ended).nonzero().squeeze(1)
+            if keep.numel() == 0:
+                break
+            encoded, state = encoded.select(keep), state.select(keep)
+            token, weights, scores = token[keep], weights[keep], scores[keep]
+            history, attention = history[keep], attention[keep]
+            row, limit, minimum = row[keep], limit[keep], minimum[keep]
+        history = torch.cat([history, token.unsqueeze(1)], dim=1)
+        attention = torch.cat([attention, weights.unsqueeze(1)], dim=1)
+        prev = token
     return [hypothesis for hypothesis in results if hypothesis is not None]
 
 

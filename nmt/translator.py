@@ -35,14 +35,15 @@ from torch import Tensor
 from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, DecodingConfig, load_config
 from nmt.errors import NMTError
-from nmt.mbr import mbr_order
+from nmt.mbr import mbr_order, sampled_mbr_order
 from nmt.model import Seq2Seq, build_model
 from nmt.quantization import apply_precision
-from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty
+from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty, sample_search
 from nmt.tokenizer import PAD_ID, Tokenizer
 
 CONFIG_FILE = "config.yaml"
 WEIGHTS_FILE = "model.pt"
+SAMPLING_SEED = 1  # sampling MBR draws from a generator seeded with this for every batch
 
 _SENTENCE_END = tuple(".!?…。！？")
 _CLAUSE_END = tuple(",;:，；：")
@@ -141,6 +142,7 @@ class Translator:
         coverage_penalty: float | None = None,
         mbr: bool | None = None,
         min_len_a: float | None = None,
+        mbr_samples: int | None = None,
     ) -> list[str]:
         """The best translation of each line, in input order; None means the config's default."""
         results = self.translate_hypotheses(
@@ -156,6 +158,7 @@ class Translator:
             coverage_penalty=coverage_penalty,
             mbr=mbr,
             min_len_a=min_len_a,
+            mbr_samples=mbr_samples,
         )
         return [n_best[0].text for n_best in results]
 
@@ -174,13 +177,18 @@ class Translator:
         coverage_penalty: float | None = None,
         mbr: bool | None = None,
         min_len_a: float | None = None,
+        mbr_samples: int | None = None,
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
         An empty line gets one empty translation with score 0. ``progress`` is called after each
         batch with the number of lines it completed (e.g. ``tqdm.update``). With ``mbr`` the
         search keeps all ``beam_size`` candidates of each sentence and "best" means the highest
-        expected chrF against the others (:mod:`nmt.mbr`); scores stay the model's.
+        expected chrF against the others (:mod:`nmt.mbr`); with ``mbr_samples`` > 0 the
+        pseudo-references are that many translations sampled from the model (epsilon sampling,
+        ``decoding.sampling_epsilon``), candidates too, and each distinct text is listed once.
+        Scores stay the model's. Sampling is seeded per batch: the same input, batch size and
+        settings give the same output.
         """
         settings = self._settings(
             beam_size,
@@ -194,6 +202,7 @@ class Translator:
             coverage_penalty,
             mbr,
             min_len_a,
+            mbr_samples,
         )
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
@@ -252,6 +261,7 @@ class Translator:
         beta: float | None,
         mbr: bool | None,
         min_len_a: float | None,
+        mbr_samples: int | None,
     ) -> DecodingConfig:
         """The config's decoding defaults with this call's values, checked."""
         defaults = self.config.decoding
@@ -267,6 +277,8 @@ class Translator:
             coverage_penalty=defaults.coverage_penalty if beta is None else beta,
             mbr=defaults.mbr if mbr is None else mbr,
             min_len_a=defaults.min_len_a if min_len_a is None else min_len_a,
+            mbr_samples=defaults.mbr_samples if mbr_samples is None else mbr_samples,
+            sampling_epsilon=defaults.sampling_epsilon,
         )
         if settings.beam_size < 1 or settings.batch_size < 1:
             raise NMTError(
@@ -286,6 +298,11 @@ class Translator:
                 f"min_len_a must be between 0 (off) and max_len_a ({settings.max_len_a:g}), "
                 f"got {settings.min_len_a:g}"
             )
+        if settings.mbr_samples < 0 or not 0 <= settings.sampling_epsilon < 1:
+            raise NMTError(
+                f"mbr_samples must be 0 (off) or more, got {settings.mbr_samples}, and "
+                f"sampling_epsilon in [0, 1), got {settings.sampling_epsilon:g}"
+            )
         if not 1 <= settings.n_best <= settings.beam_size:
             raise NMTError(
                 f"n-best {settings.n_best} needs a beam of at least {settings.n_best} "
@@ -302,6 +319,34 @@ class Translator:
         for row, segment in enumerate(batch):
             src[row, : lengths[row]] = torch.tensor(segments[segment])
         src, lengths = src.to(self.device), lengths.to(self.device)
+        if settings.mbr and settings.mbr_samples:
+            # the beam's candidates, then the samples: _mbr_ordered tells them apart by count
+            generator = torch.Generator(device=self.device).manual_seed(SAMPLING_SEED)
+            samples = sample_search(
+                self.model,
+                src,
+                lengths,
+                settings.mbr_samples,
+                settings.sampling_epsilon,
+                settings.max_len_a,
+                settings.max_len_b,
+                no_repeat_ngram=settings.no_repeat_ngram,
+                min_len_a=settings.min_len_a,
+                generator=generator,
+            )
+            for h in (h for hypotheses in samples for h in hypotheses):
+                h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
+            return [
+                candidates + drawn
+                for candidates, drawn in zip(
+                    self._beam_or_greedy(src, lengths, settings), samples, strict=True
+                )
+            ]
+        return self._beam_or_greedy(src, lengths, settings)
+
+    def _beam_or_greedy(
+        self, src: Tensor, lengths: Tensor, settings: DecodingConfig
+    ) -> list[list[Hypothesis]]:
         if settings.beam_size == 1:
             # Greedy is beam search of width 1 without the candidate bookkeeping; its plain
             # log-probability is normalised here so that scores mean the same either way.
@@ -337,7 +382,7 @@ class Translator:
         """Join the n-best lists of a line's chunks: the i-th translation joins every chunk's i-th
         (with MBR, each chunk's candidates in MBR order)."""
         if settings.mbr:
-            chunks = [self._mbr_ordered(hypotheses) for hypotheses in chunks]
+            chunks = [self._mbr_ordered(hypotheses, settings.mbr_samples) for hypotheses in chunks]
         count = min(len(hypotheses) for hypotheses in chunks)
         translations = []
         for rank in range(count):
@@ -356,16 +401,23 @@ class Translator:
             translations.sort(key=lambda t: -t.score)
         return translations[: settings.n_best]
 
-    def _mbr_ordered(self, hypotheses: list[Hypothesis]) -> list[Hypothesis]:
-        """One sentence's candidates by expected chrF, weighted by exp(search score).
+    def _mbr_ordered(self, hypotheses: list[Hypothesis], samples: int) -> list[Hypothesis]:
+        """One sentence's candidates by expected chrF.
 
-        The search score is the length-normalised log-probability the beam ranks by; weights from
-        plain log-probabilities favour the short candidates the length penalty is there to
-        correct (held-out es-en news: chrF 42.5 against 43.2 with normalised scores, see
-        docs/results.md).
+        Without samples, against the beam's candidates weighted by exp(search score): the
+        length-normalised log-probability the beam ranks by; weights from plain log-probabilities
+        favour the short candidates the length penalty is there to correct (held-out es-en news:
+        chrF 42.5 against 43.2 with normalised scores, see docs/results.md). With samples (the
+        last ``samples`` hypotheses), against those, uniformly: they were drawn from the model,
+        so the draw already weighs them; each distinct text is kept once.
         """
         texts = self.tokenizer.decode_tgt([h.tokens for h in hypotheses])
-        return [hypotheses[i] for i in mbr_order(texts, [h.score for h in hypotheses])]
+        if not samples:
+            return [hypotheses[i] for i in mbr_order(texts, [h.score for h in hypotheses])]
+        first = {text: i for i, text in reversed(list(enumerate(texts)))}  # beam's copy first
+        distinct = sorted(first.values())
+        order = sampled_mbr_order([texts[i] for i in distinct], texts[-samples:])
+        return [hypotheses[distinct[i]] for i in order]
 
 
 def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:

@@ -7,7 +7,7 @@ import random
 import pytest
 from sacrebleu.metrics import CHRF
 
-from nmt.mbr import CharNgrams, chrf, expected_chrf, mbr_order
+from nmt.mbr import CharNgrams, chrf, expected_chrf, mbr_order, sampled_mbr_order
 
 PAIRS = [
     ("El gato duerme en el sofá.", "El gato está durmiendo en el sofá."),
@@ -50,7 +50,7 @@ def test_consensus_candidate_wins_among_equally_likely_ones() -> None:
     ]
     order = mbr_order(candidates, [0.0, 0.0, 0.0, 0.0])
     assert order[-1] == 1
-    expected = expected_chrf(candidates, [0.0] * 4)
+    expected = expected_chrf(candidates, candidates)
     metric = CHRF()
     # uniform weights: the mean of sacrebleu's chrF against every candidate, itself included
     for i, candidate in enumerate(candidates):
@@ -70,5 +70,23 @@ def test_duplicates_count_as_agreement() -> None:
 
 def test_scores_must_match_candidates() -> None:
     with pytest.raises(ValueError, match="3 candidates but 2 scores"):
-        expected_chrf(["a", "b", "c"], [0.0, 0.0])
+        mbr_order(["a", "b", "c"], [0.0, 0.0])
+    with pytest.raises(ValueError, match="2 references but 1 weights"):
+        expected_chrf(["a"], ["a", "b"], [1.0])
     assert mbr_order([], []) == []
+
+
+def test_sampled_mbr_takes_the_mean_chrf_against_the_samples() -> None:
+    """Candidates need not be samples; repeated samples weigh as often as they were drawn."""
+    candidates = ["The cat sleeps on the sofa.", "A cat is sleeping.", "Sofa."]
+    samples = ["The cat sleeps on the couch.", "The cat sleeps on the sofa.", "Sofa.", "Sofa."]
+    metric = CHRF()
+    means = [
+        sum(metric.sentence_score(c, [s]).score for s in samples) / len(samples) for c in candidates
+    ]
+    assert expected_chrf(candidates, samples) == pytest.approx(means, abs=1e-9)
+    order = sampled_mbr_order(candidates, samples)
+    assert order == sorted(range(3), key=lambda i: -means[i])
+    # doubling "Sofa." in the samples moves it ahead of the sentence the others support
+    assert sampled_mbr_order(candidates, [*samples, "Sofa.", "Sofa."])[0] == 2
+    assert sampled_mbr_order(candidates, samples[:2])[0] == 0

@@ -19,6 +19,7 @@ from nmt.search import (
     length_penalty,
     max_output_lengths,
     min_output_lengths,
+    sample_search,
 )
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
@@ -430,3 +431,78 @@ def test_copy_attention_model_searches_batched_as_alone_and_greedy_as_beam_one()
     greedy = greedy_search(model, src, src_lengths, 1.5, 3)
     beam_one = beam_search(model, src, src_lengths, 1, 0.0, 1.5, 3)
     assert [g.tokens for g in greedy] == [b.tokens for (b,) in beam_one]
+
+
+def step_distributions(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> torch.Tensor:
+    """The model's (len(tokens) + 1, V) next-token log-probabilities along ``tokens`` + EOS."""
+    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
+    rows = []
+    with torch.inference_mode():
+        for prev in [BOS_ID, *tokens]:
+            log_probs, _, state = model.step(torch.tensor([prev]), encoded, state)
+            rows.append(log_probs[0])
+    return torch.stack(rows)
+
+
+@pytest.mark.parametrize(
+    "cell,attention,fused", [("gru", "bahdanau", True), ("lstm", "dot", False)]
+)
+def test_sampling_with_only_the_argmax_allowed_equals_greedy(
+    cell: str, attention: str, fused: bool
+) -> None:
+    model = tiny_model(cell, attention, fused)
+    src, lengths = source_batch([5, 3, 7, 1])
+    greedy = greedy_search(model, src, lengths, max_len_a=1.5, max_len_b=3)
+    sampled = sample_search(model, src, lengths, 3, 0.999, max_len_a=1.5, max_len_b=3)
+    assert [len(samples) for samples in sampled] == [3, 3, 3, 3]
+    for g, samples in zip(greedy, sampled, strict=True):
+        for h in samples:
+            assert h.tokens == g.tokens
+            assert h.score == pytest.approx(g.score, abs=1e-5)
+
+
+def test_samples_are_seeded_diverse_scored_and_drawn_above_epsilon() -> None:
+    model = tiny_model(tgt_vocab=30, seed=3).double()
+    src, lengths = source_batch([6, 4, 8])
+    epsilon = 0.05
+
+    def draw(seed: int) -> list[list[list[int]]]:
+        generator = torch.Generator().manual_seed(seed)
+        found = sample_search(model, src, lengths, 16, epsilon, 1.5, 3, generator=generator)
+        return found
+
+    found = draw(7)
+    assert [[h.tokens for h in s] for s in found] == [[h.tokens for h in s] for s in draw(7)]
+    assert [[h.tokens for h in s] for s in found] != [[h.tokens for h in s] for s in draw(8)]
+    limits = max_output_lengths(lengths, 1.5, 3).tolist()
+    for b, samples in enumerate(found):
+        assert len({tuple(h.tokens) for h in samples}) > 1  # not 16 copies of one output
+        sentence = src[b : b + 1, : lengths[b]]
+        for h in samples:
+            assert len(h.tokens) <= limits[b]
+            assert h.score == pytest.approx(sequence_score(model, sentence, h.tokens), abs=1e-9)
+            distributions = step_distributions(model, sentence, h.tokens)
+            for t, token in enumerate([*h.tokens, EOS_ID]):
+                probs = distributions[t].exp()
+                forced = t == limits[b]  # only EOS is allowed at the limit
+                assert forced or probs[token] >= epsilon or token == int(probs.argmax())
+
+
+def test_sampling_keeps_the_search_options() -> None:
+    """No repeated n-grams, the output minimum, and no PAD or BOS, as in the other searches."""
+    model = tiny_model(tgt_vocab=8, seed=2)
+    src, lengths = source_batch([6, 5])
+    generator = torch.Generator().manual_seed(0)
+    found = sample_search(
+        model, src, lengths, 8, 0.0, 2.0, 4, no_repeat_ngram=2, min_len_a=1.0, generator=generator
+    )
+    for b, samples in enumerate(found):
+        for h in samples:
+            assert len(h.tokens) >= lengths[b]
+            assert repeated_ngrams(h.tokens, 2) == 0
+            assert not {PAD_ID, BOS_ID} & set(h.tokens)
+    with pytest.raises(ValueError, match="num_samples"):
+        sample_search(model, src, lengths, 0, 0.0, 1.5, 3)
+    with pytest.raises(ValueError, match="epsilon"):
+        sample_search(model, src, lengths, 2, 1.0, 1.5, 3)
+    assert sample_search(model, src[:0], lengths[:0], 2, 0.0, 1.5, 3) == []

@@ -14,10 +14,11 @@ import pytest
 import torch
 from sacrebleu.metrics import CHRF
 
+import nmt.translator as translator_module
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.cli import main
 from nmt.errors import NMTError
-from nmt.search import beam_search
+from nmt.search import Hypothesis, beam_search, sample_search
 from nmt.translator import Translator, split_points
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
@@ -408,6 +409,48 @@ def test_mbr_keeps_the_beam_candidate_with_the_best_expected_chrf(
         }
 
 
+def test_sampled_mbr_ranks_beam_and_samples_by_mean_chrf_against_the_samples(
+    translator: Translator, sentences: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Candidates: the beam's and the samples, each text once; utility: the mean sacrebleu chrF
+    against the samples, which are recorded from the search itself."""
+    lines = sentences[:8]
+    drawn: dict[tuple[int, ...], list[Hypothesis]] = {}
+
+    def recording(
+        model: object, src: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object
+    ) -> list[list[Hypothesis]]:
+        found = sample_search(model, src, lengths, *args, **kwargs)
+        for row, samples in enumerate(found):
+            drawn[tuple(src[row, : lengths[row]].tolist())] = samples
+        return found
+
+    monkeypatch.setattr(translator_module, "sample_search", recording)
+    options = dict(beam_size=3, length_penalty=1.0, mbr=True, mbr_samples=6, split_sentences=False)
+    ranked = translator.translate_hypotheses(lines, n_best=3, **options)
+    beams = translator.translate_hypotheses(lines, beam_size=3, n_best=3, length_penalty=1.0)
+    metric = CHRF()
+    changed = 0
+    for line_ids, top, beam in zip(
+        translator.tokenizer.encode_src(lines), ranked, beams, strict=True
+    ):
+        samples = translator.tokenizer.decode_tgt([h.tokens for h in drawn[tuple(line_ids)]])
+        pool = sorted({t.text for t in beam} | set(samples))
+
+        def mean_chrf(text: str, samples: list[str] = samples) -> float:
+            return sum(metric.sentence_score(text, [r]).score for r in samples) / len(samples)
+
+        texts = [t.text for t in top]
+        assert len(set(texts)) == len(texts) == min(3, len(pool))
+        assert set(texts) <= set(pool)
+        best = sorted((mean_chrf(t) for t in pool), reverse=True)[: len(texts)]
+        assert [mean_chrf(t) for t in texts] == pytest.approx(best, abs=1e-9)
+        changed += texts[0] != beam[0].text
+    assert changed > 0  # on this model the choice is not always the beam's best
+    again = translator.translate(lines, **options)
+    assert again == [candidates[0].text for candidates in ranked]  # seeded: the same output
+
+
 def test_cli_mbr_and_min_len_flags_write_the_translators_choice(
     tiny_model_dir: Path, tmp_path: Path, translator: Translator, sentences: list[str]
 ) -> None:
@@ -420,6 +463,7 @@ def test_cli_mbr_and_min_len_flags_write_the_translators_choice(
     for flags, options in (
         (["--mbr"], {"mbr": True}),
         (["--min-len-a", "1.0"], {"min_len_a": 1.0}),
+        (["--mbr", "--mbr-samples", "4"], {"mbr": True, "mbr_samples": 4}),
     ):
         assert main([*argv, "--beam-size", "4", *flags]) == 0
         written = target.read_text(encoding="utf-8").splitlines()

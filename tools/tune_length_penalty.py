@@ -80,6 +80,12 @@ def main(argv: list[str] | None = None) -> int:
         action=argparse.BooleanOptionalAction,
         help="minimum Bayes risk selection from the beam (default: the config's decoding.mbr)",
     )
+    parser.add_argument(
+        "--mbr-samples",
+        type=int,
+        metavar="N",
+        help="with --mbr: N sampled pseudo-references (default: the config's decoding.mbr_samples)",
+    )
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
     parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
     parser.add_argument("--threads", type=int)
@@ -113,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
                     coverage_penalty=beta,
                     mbr=args.mbr,
                     min_len_a=minimum,
+                    mbr_samples=args.mbr_samples,
                 )
             except NMTError as error:
                 print(f"tune_length_penalty.py: {error}", file=sys.stderr)
