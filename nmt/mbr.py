@@ -16,6 +16,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+from torch import Tensor
+
 CHAR_ORDER = 6  # sacrebleu's chrF defaults
 BETA = 2
 
@@ -64,7 +67,10 @@ def expected_chrf(
     """Each candidate's chrF against the pseudo-``references``, averaged with ``weights``
     (default: uniform, as for samples drawn from the model).
 
-    Repeated texts are counted once: samples repeat often, and n-gram counting is the cost.
+    Repeated texts are counted once. The candidates x references chrF matrix is computed with
+    tensor ops, one character n-gram order at a time (counts as dense rows over the n-grams the
+    texts hold): 42 candidates x 32 samples of a news sentence take milliseconds, not the second
+    a pairwise Python loop takes.
     """
     if weights is None:
         weights = [1.0] * len(references)
@@ -75,13 +81,58 @@ def expected_chrf(
     merged: dict[str, float] = {}
     for reference, weight in zip(references, weights, strict=True):
         merged[reference] = merged.get(reference, 0.0) + weight
-    total = sum(merged.values())
-    ngrams = {text: CharNgrams.of(text) for text in {*candidates, *merged}}
-    utility = {
-        text: sum(w * chrf(ngrams[text], ngrams[ref]) for ref, w in merged.items()) / total
-        for text in set(candidates)
-    }
+    distinct = list(dict.fromkeys(candidates))
+    texts = list(dict.fromkeys([*distinct, *merged]))
+    row = {text: i for i, text in enumerate(texts)}
+    ngrams = [CharNgrams.of(text) for text in texts]
+    hyp_rows = torch.tensor([row[text] for text in distinct])
+    ref_rows = torch.tensor([row[text] for text in merged])
+    shape = (len(distinct), len(merged))
+    precision = torch.zeros(shape, dtype=torch.float64)
+    recall = torch.zeros(shape, dtype=torch.float64)
+    orders = torch.zeros(shape, dtype=torch.float64)
+    for n in range(CHAR_ORDER):
+        counts = _count_matrix([grams.counts[n] for grams in ngrams])
+        hyp_total = counts[hyp_rows].sum(dim=1)  # (C,)
+        ref_total = counts[ref_rows].sum(dim=1)  # (R,)
+        matches = _clipped_matches(counts[hyp_rows], counts[ref_rows])  # (C, R)
+        both = (hyp_total[:, None] > 0) & (ref_total[None, :] > 0)
+        precision += torch.where(both, matches / hyp_total.clamp(min=1)[:, None], 0.0)
+        recall += torch.where(both, matches / ref_total.clamp(min=1)[None, :], 0.0)
+        orders += both
+    precision, recall = precision / orders.clamp(min=1), recall / orders.clamp(min=1)
+    factor = BETA**2
+    denominator = factor * precision + recall
+    score = 100 * (1 + factor) * precision * recall / denominator.clamp(min=1e-300)
+    score = torch.where((orders > 0) & (precision + recall > 0), score, 0.0)
+    weight = torch.tensor(list(merged.values()), dtype=torch.float64)
+    utility = dict(zip(distinct, ((score @ weight) / weight.sum()).tolist(), strict=True))
     return [utility[text] for text in candidates]
+
+
+def _count_matrix(counters: list[Counter[str]]) -> Tensor:
+    """(texts, distinct n-grams) counts, float64."""
+    columns: dict[str, int] = {}
+    rows, cols, values = [], [], []
+    for i, counter in enumerate(counters):
+        for gram, count in counter.items():
+            rows.append(i)
+            cols.append(columns.setdefault(gram, len(columns)))
+            values.append(count)
+    matrix = torch.zeros(len(counters), max(len(columns), 1), dtype=torch.float64)
+    matrix[rows, cols] = torch.tensor(values, dtype=torch.float64)
+    return matrix
+
+
+def _clipped_matches(hyp: Tensor, ref: Tensor, max_elements: int = 1 << 22) -> Tensor:
+    """sum_g min(hyp[c, g], ref[r, g]) for every (c, r), in slices of at most ``max_elements``."""
+    step = max(1, max_elements // max(1, ref.numel()))
+    return torch.cat(
+        [
+            torch.minimum(hyp[i : i + step, None, :], ref[None, :, :]).sum(dim=2)
+            for i in range(0, hyp.size(0), step)
+        ]
+    )
 
 
 def mbr_order(texts: Sequence[str], scores: Sequence[float]) -> list[int]:

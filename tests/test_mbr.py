@@ -41,6 +41,27 @@ def test_chrf_equals_sacrebleu_on_random_text() -> None:
         assert ours == pytest.approx(expected, abs=1e-9)
 
 
+def test_expected_chrf_equals_weighted_sacrebleu_on_random_sets() -> None:
+    """The tensor computation against sacrebleu pair by pair, empty and repeated texts included."""
+    rng = random.Random(1)
+    alphabet = "abc de,."
+    metric = CHRF()
+    for _ in range(30):
+        texts = ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12))) for _ in range(6)]
+        candidates, references = texts[:4], [*texts[2:], texts[2]]
+        weights = [rng.random() for _ in references]
+        expected = [
+            sum(
+                w * metric.sentence_score(c, [r]).score
+                for w, r in zip(weights, references, strict=True)
+            )
+            / sum(weights)
+            for c in candidates
+        ]
+        assert expected_chrf(candidates, references, weights) == pytest.approx(expected, abs=1e-9)
+    assert expected_chrf(["", ""], [""]) == [0.0, 0.0]
+
+
 def test_consensus_candidate_wins_among_equally_likely_ones() -> None:
     candidates = [
         "The president met the prime minister.",
