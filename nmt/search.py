@@ -1,8 +1,8 @@
 """Greedy and beam search over a :class:`~nmt.model.Seq2Seq`, batched over (batch x beam).
 
 The searches work on one flat row dimension: greedy has one row per active sentence, sampling
-one per sample, beam search ``beam_size`` rows per active sentence (sentence-major: rows ``b*k .. b*k+k-1`` belong to sentence
-``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step. The
+one per sample, beam search ``beam_size`` rows per active sentence (sentence-major: rows
+``b*k .. b*k+k-1`` belong to sentence ``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step. The
 encoder output keeps one row per sentence (a sentence's beams are its attention queries) and is
 selected only when whole sentences finish and leave the batch, so later steps run on fewer rows.
 The search never asks which cell, attention or decoder variant the model uses: ``step`` hides
