@@ -2,13 +2,13 @@
 
 The searches work on one flat row dimension: greedy has one row per active sentence, sampling
 one per sample, beam search ``beam_size`` rows per active sentence (sentence-major: rows
-``b*k .. b*k+k-1`` belong to sentence ``b``). The decoder state is reordered by index with :meth:`DecoderState.select` every step. The
-encoder output keeps one row per sentence (a sentence's beams are its attention queries) and is
-selected only when whole sentences finish and leave the batch, so later steps run on fewer rows.
-The search never asks which cell, attention or decoder variant the model uses: ``step`` hides
-that.
+``b*k .. b*k+k-1`` belong to sentence ``b``). The decoder state is reordered by index with
+:meth:`DecoderState.select` every step. In beam search the encoder output keeps one row per
+sentence (a sentence's beams are its attention queries) and is selected only when whole sentences
+finish and leave the batch, so later steps run on fewer rows. The search never asks which cell,
+attention or decoder variant the model uses: ``step`` hides that.
 
-Lengths and scores, shared by both searches:
+Lengths and scores, shared by the searches:
 
 * A sentence of ``n`` source pieces gets at most ``floor(a*n + b)`` target pieces (at least 1,
   at most ``max_output_len``), then EOS is forced. With ``min_len_a`` > 0 it gets at least
