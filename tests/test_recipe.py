@@ -292,6 +292,46 @@ def test_beam_size_override_retunes_and_is_reported(tiny_run: Path, tmp_path: Pa
     assert json.loads((exp / "results.json").read_text())[0]["beam_size"] == config_beam
 
 
+def test_mbr_samples_override_retunes_retranslates_and_is_reported(
+    tiny_run: Path, tmp_path: Path
+) -> None:
+    """MBR_SAMPLES turns sampling MBR on in stage 4 for a model whose config has it off: tuning
+    and translations are redone with it, stage 6 says so, and dropping it redoes them again."""
+    exp = tmp_path / "tiny.en-es"
+    shutil.copytree(tiny_run, exp)
+    settings = {"VALID_LINES": str(TUNED_VALID_LINES), "TUNE_ALPHAS": "3 10"}
+    for stage in ("4.translate", "5.score", "6.results"):
+        (exp / "done" / stage).unlink()
+    result = run_recipe(exp, MBR_SAMPLES="3", **settings)
+    assert "--mbr --mbr-samples 3" in result.stdout
+    assert "translated already" not in result.stdout
+    tuned = json.loads((exp / "length_penalty.json").read_text())
+    assert tuned["mbr_samples"] == 3
+    assert json.loads((exp / "search.json").read_text())["mbr_samples"] == 3
+    assert json.loads((exp / "results.json").read_text())[0]["mbr"] == 3
+    assert (
+        "minimum Bayes risk (chrF) over 3 sampled translations" in (exp / "results.md").read_text()
+    )
+    translator = Translator.from_pretrained(exp / "model", checkpoint=exp / "model" / "averaged.pt")
+    source = (exp / "data" / "flores" / "dev.en").read_text(encoding="utf-8").splitlines()
+    output = (exp / "translations" / "flores" / "dev.es").read_text(encoding="utf-8")
+    assert output.splitlines() == translator.translate(
+        source,
+        length_penalty=tuned["best"],
+        min_len_a=tuned["min_len_a"],
+        mbr=True,
+        mbr_samples=3,
+    )
+    # without the override: the config's search (no MBR), tuned and translated again
+    for stage in ("4.translate", "5.score", "6.results"):
+        (exp / "done" / stage).unlink()
+    result = run_recipe(exp, **settings)
+    assert "translated already" not in result.stdout
+    assert "mbr_samples" not in json.loads((exp / "length_penalty.json").read_text())
+    assert "mbr_samples" not in json.loads((exp / "search.json").read_text())
+    assert json.loads((exp / "results.json").read_text())[0]["mbr"] is None
+
+
 # ---- the first steps of the real configs ------------------------------------------------------
 
 

@@ -156,12 +156,18 @@ def summarise(exp: Path) -> dict[str, Any]:
     tuned = None if tuned_json is None else tuned_json["best"]
     search_path = exp / "search.json"  # stage 4's beam, which may differ from the config's
     search = _read_json(search_path) if search_path.is_file() else {}
+    decoding = config["decoding"]
+    if "mbr_samples" in search:  # stage 4's MBR_SAMPLES: 0 turned MBR off
+        mbr = search["mbr_samples"] or None
+    else:
+        mbr = (decoding.get("mbr_samples") or "beam") if decoding.get("mbr") else None
     return {
         "experiment": exp.name,
         "direction": f"{config['data']['src_lang']}-{config['data']['tgt_lang']}",
         "model": {k: config["model"][k] for k in ("preset", "cell", "attention", "emb_size")},
         "vocab_size": config["tokenizer"]["vocab_size"],
         "beam_size": search.get("beam_size", config["decoding"]["beam_size"]),
+        "mbr": mbr,  # None, "beam" (MBR over the beam) or the number of samples
         "length_penalty": config["decoding"]["length_penalty"] if tuned is None else tuned,
         "length_penalty_tuned": tuned is not None,
         "min_len_a": config["decoding"].get("min_len_a", 0.0)
@@ -341,10 +347,18 @@ def markdown(summaries: list[dict[str, Any]]) -> str:
         lines.append(
             f"`{s['experiment']}`: {s['model']['preset'] or 'custom'} {s['model']['cell'].upper()} "
             f"model, {s['vocab_size']:,}-piece vocabulary, beam {s['beam_size']}, length penalty "
-            f"{s['length_penalty']:g}{_minimum(s)}{_tuned(s)}; trained on "
+            f"{s['length_penalty']:g}{_minimum(s)}{_tuned(s)}{_mbr(s)}; trained on "
             f"{_machine(s['machine'])}."
         )
     return "\n".join(lines) + "\n"
+
+
+def _mbr(summary: dict[str, Any]) -> str:
+    mbr = summary.get("mbr")
+    if mbr is None:
+        return ""
+    over = "the beam" if mbr == "beam" else f"{mbr} sampled translations"
+    return f", minimum Bayes risk (chrF) over {over}"
 
 
 def _minimum(summary: dict[str, Any]) -> str:

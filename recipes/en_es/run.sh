@@ -49,6 +49,9 @@ TUNE_ALPHAS=${TUNE_ALPHAS:-0.6 1.0 1.4 1.8 2.2 2.6}  # ...among these (tools/tun
 TUNE_MIN_LEN_A=${TUNE_MIN_LEN_A:-0}   # ...with each of these output minimums (decoding.min_len_a)
 SPLIT_SENTENCES=${SPLIT_SENTENCES:-}  # 1 | 0: translate each sentence of a line on its own or
                                       # not; empty: the config's decoding.split_sentences
+MBR_SAMPLES=${MBR_SAMPLES:-}          # stage 4: N > 0: minimum Bayes risk over N sampled
+                                      # translations (--mbr --mbr-samples N); 0: no MBR; empty:
+                                      # the config's decoding.mbr and mbr_samples
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
 SETS=()
 
@@ -74,6 +77,7 @@ case $DIRECTION in
   *) die "--direction must be en-es or es-en, not '$DIRECTION'" ;;
 esac
 [[ $SPLIT_SENTENCES =~ ^[01]?$ ]] || die "SPLIT_SENTENCES must be 1, 0 or empty, not '$SPLIT_SENTENCES'"
+[[ $MBR_SAMPLES =~ ^[0-9]*$ ]] || die "MBR_SAMPLES must be a number of samples or empty, not '$MBR_SAMPLES'"
 SRC=${DIRECTION%-*}
 TGT=${DIRECTION#*-}
 [[ -f $CONFIG ]] || die "config $CONFIG not found"
@@ -225,12 +229,25 @@ print(threads, device, sys.argv[4] or config.decoding.beam_size)' \
     "$MODEL/config.yaml" "$THREADS" "$DEVICE" "$BEAM_SIZE"
 }
 
-split_option() {  # the translator's flag for SPLIT_SENTENCES, if set
+# search_flags: the translator's flags for SPLIT_SENTENCES and MBR_SAMPLES, where set
+search_flags() {
   case $SPLIT_SENTENCES in
     1) echo --split-sentences ;;
     0) echo --no-split-sentences ;;
-    "") ;;
   esac
+  case $MBR_SAMPLES in
+    "") ;;
+    0) echo --no-mbr ;;
+    *) echo --mbr --mbr-samples "$((10#$MBR_SAMPLES))" ;;
+  esac
+}
+
+# search_overrides: the same as JSON keys, stored with the tuning and the translations so that
+# both are redone when they change (the keys are absent when the config's settings are used)
+search_overrides() {
+  "$PYTHON" -c 'import json, sys
+keys = {"split_sentences": sys.argv[1], "mbr_samples": sys.argv[2]}
+print(json.dumps({k: int(v) for k, v in keys.items() if v}))' "$SPLIT_SENTENCES" "$MBR_SAMPLES"
 }
 
 # tuning_sets: "NAME SRC TGT" of each validation set with lines past the ones validation uses
@@ -253,9 +270,13 @@ search_options() {
     tune) ;;
     *) echo "--length-penalty $LENGTH_PENALTY"; return 0 ;;
   esac
-  local tuned=$EXP/length_penalty.json
+  local tuned=$EXP/length_penalty.json overrides
+  overrides=$(search_overrides)
   if [[ $FORCE == 1 || ! -s $tuned || $CHECKPOINT -nt $tuned ]] || ! "$PYTHON" -c 'import json, sys
-sys.exit(json.load(open(sys.argv[1])).get("beam_size") != int(sys.argv[2]))' "$tuned" "$3"; then
+tuned = json.load(open(sys.argv[1]))
+same = {k: tuned.get(k) for k in ("beam_size", "split_sentences", "mbr_samples")}
+sys.exit(same != {"beam_size": int(sys.argv[2]), "split_sentences": None, "mbr_samples": None,
+                  **json.loads(sys.argv[3])})' "$tuned" "$3" "$overrides"; then
     local sets=() name src tgt
     while read -r name src tgt; do sets+=(--set "$name" "$src" "$tgt"); done < <(tuning_sets)
     if ((${#sets[@]} == 0)); then
@@ -267,12 +288,16 @@ sys.exit(json.load(open(sys.argv[1])).get("beam_size") != int(sys.argv[2]))' "$t
     valid_lines=$("$PYTHON" -c 'import json, sys
 print(json.load(open(sys.argv[1]))["options"]["valid_lines"])' "$DATA/manifest.json")
     local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$2" --beam-size "$3")
-    options+=($(split_option))
+    options+=($(search_flags))
     if (($1 > 0)); then options+=(--threads "$1"); fi
     # shellcheck disable=SC2086  # TUNE_ALPHAS and TUNE_MIN_LEN_A are lists
     "$PYTHON" "$ROOT/tools/tune_length_penalty.py" "${options[@]}" "${sets[@]}" \
       --skip "$valid_lines" --max-lines "$TUNE_LINES" --alphas $TUNE_ALPHAS \
       --min-len-a $TUNE_MIN_LEN_A --json "$tuned.tmp" >"$EXP/length_penalty.md"
+    "$PYTHON" -c 'import json, sys
+tuned = json.load(open(sys.argv[1]))
+json.dump({**tuned, **json.loads(sys.argv[2])}, open(sys.argv[1], "w"), indent=1)' \
+      "$tuned.tmp" "$overrides"
     mv "$tuned.tmp" "$tuned"
     log "  length penalty tuned: $(tail -n 1 "$EXP/length_penalty.md")" >&2
   fi
@@ -287,22 +312,25 @@ stage_translate() {
   read -r threads device beam <<<"$settings"
   local options=(-m "$MODEL" --checkpoint "$CHECKPOINT" --device "$device" --beam-size "$beam")
   if ((threads > 0)); then options+=(--threads "$threads"); fi
-  options+=($(split_option))
+  local flags
+  flags=$(search_flags | xargs)
+  # shellcheck disable=SC2206  # flags and numbers, no spaces inside
+  options+=($flags)
   search=$(search_options "$threads" "$device" "$beam")
   # shellcheck disable=SC2206  # flags and numbers, no spaces inside
   options+=($search)
-  log "  search: beam $beam, ${search:-length penalty of the config}"
+  log "  search: beam $beam, ${search:-length penalty of the config}${flags:+, $flags}"
   # the search used, for stage 6 (the beam may differ from the model's config); translations
   # made with another search are stale even when newer than the weights
   local stale=$FORCE
   "$PYTHON" -c 'import json, sys
-search = {"beam_size": int(sys.argv[2]), "options": sys.argv[3]}
+search = {"beam_size": int(sys.argv[2]), "options": sys.argv[3], **json.loads(sys.argv[4])}
 try:
     same = json.load(open(sys.argv[1])) == search
 except (OSError, ValueError):  # none yet, or cut off mid-write
     same = False
 json.dump(search, open(sys.argv[1], "w"))
-sys.exit(0 if same else 1)' "$EXP/search.json" "$beam" "$search" || stale=1
+sys.exit(0 if same else 1)' "$EXP/search.json" "$beam" "$search" "$(search_overrides)" || stale=1
   for set in $(manifest test); do
     local out=$EXP/translations/$set.$TGT
     # a translation newer than the weights survives an interrupted stage
