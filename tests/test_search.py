@@ -362,15 +362,19 @@ def test_wide_beam_with_a_minimum_finds_the_exhaustive_best_of_allowed_lengths()
     assert best.score == pytest.approx(score, abs=1e-9)
 
 
-def attention_received(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> torch.Tensor:
-    """(len(tokens) + 1, src_len) attention weights of each step under teacher forcing, EOS's too."""
+def teacher_forced(
+    model: Seq2Seq, src: torch.Tensor, tokens: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(len(tokens) + 1, V) next-token log-probabilities and (len(tokens) + 1, src_len) attention
+    weights of each step along ``tokens`` + EOS under teacher forcing."""
     encoded, state = model.encode(src, torch.tensor([src.size(1)]))
-    rows = []
+    log_probs, attention = [], []
     with torch.inference_mode():
         for prev in [BOS_ID, *tokens]:
-            _, weights, state = model.step(torch.tensor([prev]), encoded, state)
-            rows.append(weights[0])
-    return torch.stack(rows)
+            step_log_probs, weights, state = model.step(torch.tensor([prev]), encoded, state)
+            log_probs.append(step_log_probs[0])
+            attention.append(weights[0])
+    return torch.stack(log_probs), torch.stack(attention)
 
 
 def test_coverage_penalty_counts_neglected_real_source_pieces_only() -> None:
@@ -398,7 +402,7 @@ def test_coverage_penalty_reranks_the_finished_hypotheses_by_their_attention() -
         score_before = {tuple(h.tokens): h.score for h in before}
         one = src[row : row + 1, : int(src_lengths[row])]
         for h in after:
-            received = attention_received(model, one, h.tokens).unsqueeze(0)
+            received = teacher_forced(model, one, h.tokens)[1].unsqueeze(0)
             penalty = coverage_penalty(received, src_lengths[row : row + 1], 0.7).item()
             assert penalty <= 0
             assert h.score == pytest.approx(score_before[tuple(h.tokens)] + penalty, abs=1e-6)
@@ -431,17 +435,6 @@ def test_copy_attention_model_searches_batched_as_alone_and_greedy_as_beam_one()
     greedy = greedy_search(model, src, src_lengths, 1.5, 3)
     beam_one = beam_search(model, src, src_lengths, 1, 0.0, 1.5, 3)
     assert [g.tokens for g in greedy] == [b.tokens for (b,) in beam_one]
-
-
-def step_distributions(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> torch.Tensor:
-    """The model's (len(tokens) + 1, V) next-token log-probabilities along ``tokens`` + EOS."""
-    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
-    rows = []
-    with torch.inference_mode():
-        for prev in [BOS_ID, *tokens]:
-            log_probs, _, state = model.step(torch.tensor([prev]), encoded, state)
-            rows.append(log_probs[0])
-    return torch.stack(rows)
 
 
 @pytest.mark.parametrize(
@@ -481,7 +474,7 @@ def test_samples_are_seeded_diverse_scored_and_drawn_above_epsilon() -> None:
         for h in samples:
             assert len(h.tokens) <= limits[b]
             assert h.score == pytest.approx(sequence_score(model, sentence, h.tokens), abs=1e-9)
-            distributions = step_distributions(model, sentence, h.tokens)
+            distributions, _ = teacher_forced(model, sentence, h.tokens)
             for t, token in enumerate([*h.tokens, EOS_ID]):
                 probs = distributions[t].exp()
                 forced = t == limits[b]  # only EOS is allowed at the limit
