@@ -92,15 +92,25 @@ def exhaustive_best(
     return best
 
 
+def teacher_forced(
+    model: Seq2Seq, src: torch.Tensor, tokens: list[int]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(len(tokens) + 1, V) next-token log-probabilities and (len(tokens) + 1, src_len) attention
+    weights of each step along ``tokens`` + EOS under teacher forcing."""
+    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
+    log_probs, attention = [], []
+    with torch.inference_mode():
+        for prev in [BOS_ID, *tokens]:
+            step_log_probs, weights, state = model.step(torch.tensor([prev]), encoded, state)
+            log_probs.append(step_log_probs[0])
+            attention.append(weights[0])
+    return torch.stack(log_probs), torch.stack(attention)
+
+
 def sequence_score(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> float:
     """Sum of log-probabilities of ``tokens`` + EOS under teacher forcing."""
-    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
-    total = 0.0
-    with torch.inference_mode():
-        for prev, nxt in zip([BOS_ID, *tokens], [*tokens, EOS_ID], strict=True):
-            log_probs, _, state = model.step(torch.tensor([prev]), encoded, state)
-            total += float(log_probs[0, nxt])
-    return total
+    log_probs, _ = teacher_forced(model, src, tokens)
+    return float(log_probs[torch.arange(len(tokens) + 1), [*tokens, EOS_ID]].sum())
 
 
 @pytest.mark.parametrize("cell,attention,fused", VARIANTS)
@@ -360,21 +370,6 @@ def test_wide_beam_with_a_minimum_finds_the_exhaustive_best_of_allowed_lengths()
     assert len(exhaustive_best(model, src, max_len)[0]) < min_len  # the minimum changes the answer
     assert best.tokens == tokens
     assert best.score == pytest.approx(score, abs=1e-9)
-
-
-def teacher_forced(
-    model: Seq2Seq, src: torch.Tensor, tokens: list[int]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(len(tokens) + 1, V) next-token log-probabilities and (len(tokens) + 1, src_len) attention
-    weights of each step along ``tokens`` + EOS under teacher forcing."""
-    encoded, state = model.encode(src, torch.tensor([src.size(1)]))
-    log_probs, attention = [], []
-    with torch.inference_mode():
-        for prev in [BOS_ID, *tokens]:
-            step_log_probs, weights, state = model.step(torch.tensor([prev]), encoded, state)
-            log_probs.append(step_log_probs[0])
-            attention.append(weights[0])
-    return torch.stack(log_probs), torch.stack(attention)
 
 
 def test_coverage_penalty_counts_neglected_real_source_pieces_only() -> None:
