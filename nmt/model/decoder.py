@@ -2,7 +2,7 @@
 
 * input feeding (Luong et al., 2015): the attentional vector of step t-1 is fed back as input at
   step t, so training walks the target one step at a time.
-* fused: no input feeding, so under teacher forcing the RNN runs over the whole packed target in one
+* fused: no input feeding, so under teacher forcing the RNN runs over the whole target in one
   call and attention scores all target positions in one batched operation.
 
 Both produce attentional vectors ``tanh(W [h; context])``; the output layer that turns them into
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from nmt.model.attention import build_attention
 from nmt.model.cells import RecurrentState, make_rnn
@@ -86,7 +85,7 @@ class RecurrentDecoder(nn.Module):
         tgt_len, hidden) and attention weights (batch, tgt_len, src_len)."""
         embedded = self.dropout(self.embed(tgt_in))  # (batch, tgt_len, emb)
         if not self.input_feeding:
-            return self._forward_fused(embedded, tgt_lengths, encoded, state)
+            return self._forward_fused(embedded, encoded, state)
         vectors, weights = [], []
         for t in range(tgt_in.size(1)):
             vector, step_weights, state = self._attend_step(embedded[:, t], encoded, state)
@@ -95,14 +94,13 @@ class RecurrentDecoder(nn.Module):
         return torch.stack(vectors, dim=1), torch.stack(weights, dim=1)
 
     def _forward_fused(
-        self, embedded: Tensor, tgt_lengths: Tensor, encoded: EncoderOutput, state: DecoderState
+        self, embedded: Tensor, encoded: EncoderOutput, state: DecoderState
     ) -> tuple[Tensor, Tensor]:
-        packed = pack_padded_sequence(
-            embedded, tgt_lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        packed_out, _ = self.rnn(packed, state.hidden)
-        hidden, _ = pad_packed_sequence(packed_out, batch_first=True, total_length=embedded.size(1))
-        # hidden: (batch, tgt_len, hidden); one attention call for every target position
+        # The RNN runs over the padded batch: left to right, padding comes after every real
+        # position, so their outputs are those of a packed pass (and only they reach the loss).
+        # On the CPU a packed backward pass is quadratic in the length (RecurrentEncoder explains).
+        hidden, _ = self.rnn(embedded, state.hidden)  # (batch, tgt_len, hidden)
+        # one attention call for every target position
         context, weights = self.attention(hidden, encoded.keys, encoded.memory, encoded.mask)
         return self._combine(hidden, context), weights
 
