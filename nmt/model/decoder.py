@@ -87,8 +87,10 @@ class RecurrentDecoder(nn.Module):
         if not self.input_feeding:
             return self._forward_fused(embedded, encoded, state)
         vectors, weights = [], []
-        for t in range(tgt_in.size(1)):
-            vector, step_weights, state = self._attend_step(embedded[:, t], encoded, state)
+        # unbind, not embedded[:, t]: a slice's gradient would be a zero-filled copy of the whole
+        # input at every step
+        for step_input in embedded.unbind(1):
+            vector, step_weights, state = self._attend_step(step_input, encoded, state)
             vectors.append(vector)
             weights.append(step_weights)
         return torch.stack(vectors, dim=1), torch.stack(weights, dim=1)

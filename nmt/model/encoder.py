@@ -40,7 +40,7 @@ class RecurrentEncoder(nn.Module):
         the top layer with both directions concatenated: (batch, output_size), a pair for LSTM.
         """
         embedded = self.dropout(self.embed(src))  # (batch, src_len, emb)
-        if self.training and type(self.rnn) in _LAYER_FUNCTIONS:
+        if self.training and embedded.device.type == "cpu" and type(self.rnn) in _LAYER_FUNCTIONS:
             return self._forward_padded(embedded, src_lengths)
         packed = pack_padded_sequence(
             embedded, src_lengths.cpu(), batch_first=True, enforce_sorted=False
@@ -64,7 +64,8 @@ class RecurrentEncoder(nn.Module):
         (a third of a news batch's training step). On a padded batch the RNN precomputes its input
         products and steps through views, linear in the length. Padding must not reach the real
         positions, so each backward direction reads every sentence reversed within its own length;
-        a GRU's or plain RNN's output is its state, so the final states are read off the outputs.
+        a GRU's or plain RNN's output is its state, so the final states are read off the outputs
+        (an LSTM's cell state is not, so LSTMs stay packed). CUDA's packed RNN has no such cost.
         """
         batch, length, _ = embedded.shape
         lengths = lengths.to(embedded.device)
