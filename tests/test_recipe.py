@@ -235,6 +235,17 @@ def test_readme_table_holds_both_directions(
     assert "No full run" not in results
     before = (RECIPE / "README.md").read_text(encoding="utf-8")
     assert text[: text.index(tool.START_MARKER)] == before[: before.index(tool.START_MARKER)]
+    # a saved results.json stands in for its experiment directory
+    saved = ["--exp", str(tiny_run / "results.json"), "--exp", str(tiny_run_es_en)]
+    assert tool.main([*saved, "--markdown", str(tmp_path / "saved.md")]) == 0
+    assert tool.main([*exps, "--markdown", str(tmp_path / "dirs.md")]) == 0
+    # (stage 6 wrote results.json before its own time was recorded)
+    from_dirs = (tmp_path / "dirs.md").read_text().splitlines()
+    from_saved = (tmp_path / "saved.md").read_text().splitlines()
+    assert [line for line in from_saved if not line.startswith("| 6 results")] == [
+        line for line in from_dirs if not line.startswith("| 6 results")
+    ]
+    assert tool.main(["--exp", str(tiny_run / "stage_times.tsv")]) == 2
 
 
 @pytest.mark.skipif(not has_matplotlib(), reason="matplotlib is not installed")

@@ -4,6 +4,7 @@
     python tools/results_table.py --exp EXP --markdown EXP/results.md --json EXP/results.json
     python tools/results_table.py --exp exp/en_es/cpu.en-es --exp exp/en_es/cpu.es-en \\
         --update-readme recipes/en_es/README.md
+    python tools/results_table.py --exp recipes/en_es/results/cpu.en-es.json --exp EXP ...
 
 For each experiment directory: the scores of stage 5 (``scores/<set>.json``, sacrebleu's numbers
 and signatures), the test sets' line counts from ``data/manifest.json`` (a sliced set shows as
@@ -12,6 +13,11 @@ of the weights that were scored, the stage times of ``stage_times.tsv`` and the 
 ``machine.json``. ``--update-readme`` replaces the text between ``<!-- results:start -->`` and
 ``<!-- results:end -->`` with the tables, so the README's numbers are the recipe's own.
 ``--record-machine FILE`` writes that machine description (run.sh does it after training).
+
+``--exp`` also takes the ``results.json`` that stage 6 wrote (``--json``): an experiment directory
+holds checkpoints of hundreds of MB and does not outlive its machine, while its summary is small
+enough to keep in the repository (``recipes/en_es/results/``), so the README's table can be
+rebuilt when only one direction is retrained.
 """
 
 from __future__ import annotations
@@ -186,6 +192,16 @@ def summarise(exp: Path) -> dict[str, Any]:
         "stage_seconds": {name: times[name] for name in STAGES if name in times},
         "machine": _read_json(machine_path) if machine_path.is_file() else None,
     }
+
+
+def load_summaries(exp: Path) -> list[dict[str, Any]]:
+    """An experiment directory's summary, or the summaries saved in a ``results.json``."""
+    if exp.is_dir():
+        return [summarise(exp)]
+    summaries = _read_json(exp)
+    if not isinstance(summaries, list) or not all("scores" in s for s in summaries):
+        raise ResultsError(f"{exp}: not a results.json written by this tool (--json)")
+    return summaries
 
 
 def machine_description() -> dict[str, Any]:
@@ -384,7 +400,14 @@ def update_readme(readme: Path, text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--exp", action="append", type=Path, default=[], metavar="DIR")
+    parser.add_argument(
+        "--exp",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="DIR",
+        help="an experiment directory, or the results.json its stage 6 wrote",
+    )
     parser.add_argument("--markdown", type=Path, metavar="FILE", help="write the tables here")
     parser.add_argument("--json", type=Path, metavar="FILE", help="write the numbers here")
     parser.add_argument("--update-readme", type=Path, metavar="README")
@@ -397,7 +420,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.record_machine is None:
                 parser.error("give --exp DIR (or --record-machine FILE)")
             return 0
-        summaries = [summarise(exp) for exp in args.exp]
+        summaries = [summary for exp in args.exp for summary in load_summaries(exp)]
         text = markdown(summaries)
         if args.markdown is not None:
             args.markdown.write_text(text, encoding="utf-8")

@@ -53,6 +53,7 @@ MBR_SAMPLES=${MBR_SAMPLES:-}          # stage 4: N > 0: minimum Bayes risk over 
                                       # translations (--mbr --mbr-samples N); 0: no MBR; empty:
                                       # the config's decoding.mbr and mbr_samples
 UPDATE_README=${UPDATE_README:-0}     # 1: stage 6 also writes the results into README.md
+                                      # (the other direction: its EXP, else results/*.json)
 SETS=()
 
 die() { echo "run.sh: error: $*" >&2; exit 2; }
@@ -374,7 +375,12 @@ stage_results() {
     local exps=() direction
     for direction in en-es es-en; do
       local other=$(dirname "$EXP")/$CONFIG_NAME.$direction
-      [[ -e $other/done/5.score ]] && exps+=(--exp "$other")
+      local saved=$RECIPE_DIR/results/$CONFIG_NAME.$direction.json  # a run kept in the repository
+      if [[ -e $other/done/5.score ]]; then
+        exps+=(--exp "$other")
+      elif [[ -e $saved ]]; then
+        exps+=(--exp "$saved")
+      fi
     done
     "$PYTHON" "$ROOT/tools/results_table.py" "${exps[@]}" --update-readme "$RECIPE_DIR/README.md"
   fi
