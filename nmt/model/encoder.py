@@ -79,12 +79,13 @@ class RecurrentEncoder(nn.Module):
         for layer in range(rnn.num_layers):
             if layer > 0:
                 layer_input = F.dropout(layer_input, rnn.dropout, self.training)
-            outputs, finals = [], []
+            outputs = []
             for direction in range(self.num_directions):
                 backward = direction == 1
                 x = _reorder(layer_input, reverse) if backward else layer_input
                 out = self._run_layer(x, layer, backward)  # (batch, src_len, hidden)
-                finals.append(out.gather(1, last.expand(-1, 1, out.size(2))).squeeze(1))
+                if layer == rnn.num_layers - 1:  # only the top layer's final states are returned
+                    finals.append(out.gather(1, last.expand(-1, 1, out.size(2))).squeeze(1))
                 outputs.append(_reorder(out, reverse) if backward else out)
             layer_input = torch.cat(outputs, dim=-1)
         memory = layer_input * real.unsqueeze(-1).to(layer_input.dtype)
