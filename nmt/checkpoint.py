@@ -102,18 +102,34 @@ def load_latest_checkpoint(
 
 
 def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of the model weights of several checkpoints of one model."""
+    """The element-wise mean of the model weights of several checkpoints of one model.
+
+    Names that share one tensor in the first checkpoint (tied or shared embeddings) share one
+    averaged tensor, so the result saves and counts that matrix once, like the checkpoints do.
+    """
     if not paths:
         raise CheckpointError("no checkpoints to average")
     total: dict[str, torch.Tensor] = {}
     dtypes: dict[str, torch.dtype] = {}
-    for path in paths:
+    alias: dict[str, str] = {}  # name -> the first name holding the same tensor
+    for index, path in enumerate(paths):
         weights = load_checkpoint(path)["model"]
-        if total and weights.keys() != total.keys():
+        if index == 0:
+            first_by_storage: dict[tuple, str] = {}
+            for name, tensor in weights.items():
+                if tensor.numel() == 0:  # empty tensors may share address 0 without being one
+                    alias[name] = name
+                    continue
+                key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+                alias[name] = first_by_storage.setdefault(key, name)
+        elif weights.keys() != alias.keys():
             raise CheckpointError(f"{path} holds different parameters than {paths[0]}")
         for name, tensor in weights.items():
+            if alias[name] != name:
+                continue
             if name in total:
                 total[name] += tensor.double()
             else:
                 total[name], dtypes[name] = tensor.double().clone(), tensor.dtype
-    return {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
+    averaged = {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
+    return {name: averaged[first] for name, first in alias.items()}

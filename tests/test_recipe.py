@@ -18,6 +18,8 @@ import torch
 import yaml
 
 from nmt.checkpoint import list_step_checkpoints, load_checkpoint, save_checkpoint
+from nmt.config import ModelConfig
+from nmt.model import build_model
 from nmt.translator import Translator
 from tests.conftest import DATA_DIR
 
@@ -422,6 +424,35 @@ def test_average_checkpoints_gives_the_element_wise_mean(tmp_path: Path) -> None
     assert load_checkpoint(output)["averaged_steps"] == [200, 300]
     assert tool.main(["--dir", str(directory), "--best", "1", "--output", str(output)]) == 0
     assert load_checkpoint(output)["averaged_steps"] == [200]
+
+
+def test_average_checkpoints_keeps_shared_embeddings_one_matrix(tmp_path: Path) -> None:
+    """Source, target and output embeddings as one matrix stay one matrix, counted once."""
+    tool, results_table = load_tool("average_checkpoints"), load_tool("results_table")
+    config = ModelConfig(
+        emb_size=16, encoder_hidden=8, decoder_hidden=16, share_embeddings=True, tie_embeddings=True
+    )
+    models = []
+    for step in (100, 200):
+        torch.manual_seed(step)
+        model = build_model(config, 20, 20)
+        models.append(model)
+        state = {"model": model.state_dict(), "src_vocab_size": 20, "tgt_vocab_size": 20}
+        save_checkpoint({**state, "progress": {"step": step}}, tmp_path / f"step_{step:08d}.pt")
+    output = tmp_path / "averaged.pt"
+    assert tool.main(["--dir", str(tmp_path), "--last", "2", "--output", str(output)]) == 0
+
+    weights = load_checkpoint(output)["model"]
+    tied = ("encoder.embed.weight", "decoder.embed.weight", "output_layer.weight")
+    assert len({weights[name].data_ptr() for name in tied}) == 1
+    mean = (models[0].encoder.embed.weight + models[1].encoder.embed.weight) / 2
+    torch.testing.assert_close(weights["output_layer.weight"], mean.detach())
+    unique = sum(p.numel() for p in models[0].parameters())  # parameters() yields a tied one once
+    assert unique < sum(t.numel() for t in weights.values())
+    assert results_table.weights_summary(output)["parameters"] == unique
+    averaged_model = build_model(config, 20, 20)
+    averaged_model.load_state_dict(weights)
+    assert averaged_model.output_layer.weight is averaged_model.encoder.embed.weight
 
 
 def test_average_checkpoints_refuses_different_vocabularies(tmp_path: Path) -> None:
