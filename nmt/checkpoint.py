@@ -101,6 +101,19 @@ def load_latest_checkpoint(
     return None
 
 
+def tensor_aliases(weights: dict[str, torch.Tensor]) -> dict[str, str]:
+    """name -> the first name holding the same tensor (tied or shared embeddings are one)."""
+    first_by_tensor: dict[tuple, str] = {}
+    aliases = {}
+    for name, tensor in weights.items():
+        if tensor.numel() == 0:  # empty tensors may share address 0 without being one
+            aliases[name] = name
+            continue
+        key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
+        aliases[name] = first_by_tensor.setdefault(key, name)
+    return aliases
+
+
 def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
     """The element-wise mean of the model weights of several checkpoints of one model.
 
@@ -111,17 +124,11 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
         raise CheckpointError("no checkpoints to average")
     total: dict[str, torch.Tensor] = {}
     dtypes: dict[str, torch.dtype] = {}
-    alias: dict[str, str] = {}  # name -> the first name holding the same tensor
+    alias: dict[str, str] = {}
     for index, path in enumerate(paths):
         weights = load_checkpoint(path)["model"]
         if index == 0:
-            first_by_storage: dict[tuple, str] = {}
-            for name, tensor in weights.items():
-                if tensor.numel() == 0:  # empty tensors may share address 0 without being one
-                    alias[name] = name
-                    continue
-                key = (tensor.data_ptr(), tuple(tensor.shape), tuple(tensor.stride()))
-                alias[name] = first_by_storage.setdefault(key, name)
+            alias = tensor_aliases(weights)
         elif weights.keys() != alias.keys():
             raise CheckpointError(f"{path} holds different parameters than {paths[0]}")
         for name, tensor in weights.items():

@@ -106,14 +106,12 @@ def _trainer_seconds(checkpoint_dir: Path | None) -> float | None:
 
 def weights_summary(path: Path) -> dict[str, Any]:
     """Parameter count (tied matrices once) and the steps averaged into ``path``."""
-    from nmt.checkpoint import load_checkpoint
+    from nmt.checkpoint import load_checkpoint, tensor_aliases
 
     state = load_checkpoint(path)
-    seen, parameters = set(), 0
-    for tensor in state["model"].values():
-        if tensor.data_ptr() not in seen:
-            seen.add(tensor.data_ptr())
-            parameters += tensor.numel()
+    weights = state["model"]
+    aliases = tensor_aliases(weights)
+    parameters = sum(weights[name].numel() for name, first in aliases.items() if name == first)
     return {
         "file": path.name,
         "parameters": parameters,
