@@ -44,6 +44,9 @@ class DataConfig:
     min_len: int = 1
     max_len: int = 100
     max_ratio: float = 3.0
+    # Training pairs (a fraction, picked by a hash of the source) whose final period is removed
+    # from both sides: without them an unpunctuated input reads as a headline (nmt.data explains).
+    drop_final_period: float = 0.0
     # Tokenization with datasets.map: worker processes and Arrow cache location.
     num_proc: int = 1
     cache_dir: str | None = None
@@ -76,6 +79,9 @@ class ModelConfig:
     decoder_hidden: int = 512
     decoder_layers: int = 1
     attention: str = "bahdanau"  # bahdanau | dot | general
+    # Bahdanau's hidden layer, whose (queries x source positions x size) sigmoid is the largest
+    # elementwise cost of a step; 0: decoder_hidden
+    attention_size: int = 0
     input_feeding: bool = True
     # Run the decoder RNN over the whole target at once in training; this variant has no input
     # feeding (a step that needs the previous attention cannot be fused), so input_feeding is unused.
@@ -261,6 +267,10 @@ def _validate(config: Config, source: str) -> None:
         raise ConfigError(
             f"{source}: data.train_src and data.train_tgt list different numbers of files"
         )
+    if config.model.attention_size < 0:
+        raise ConfigError(f"{source}: model.attention_size must be 0 (decoder_hidden) or more")
+    if not 0 <= config.data.drop_final_period <= 1:
+        raise ConfigError(f"{source}: data.drop_final_period must be in [0, 1]")
     if config.training.update_freq < 1:
         raise ConfigError(f"{source}: training.update_freq must be at least 1")
     if config.training.schedule == "decay":

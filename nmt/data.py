@@ -243,14 +243,49 @@ def drop_reasons(
     return np.select(conditions, [1, 2, 3, 4], 0).astype(np.int8)
 
 
-def encode_pairs(batch: dict[str, list[str]], tokenizer: Tokenizer) -> dict[str, list]:
-    """``datasets.map`` function: add piece ids and lengths. A blank side (only whitespace)
-    encodes to no pieces, so the empty filter sees it as empty."""
-    src = [text if text.strip() else "" for text in batch["src"]]
-    tgt = [text if text.strip() else "" for text in batch["tgt"]]
+def drop_final_periods(
+    src: list[str], tgt: list[str], fraction: float
+) -> tuple[list[str], list[str]]:
+    """Remove the final period from both sides of about ``fraction`` of the pairs ending in one.
+
+    Nearly every training sentence ends in punctuation and the few that do not are headlines, so
+    a model trained on them alone translates any unpunctuated line as a headline: Title Case,
+    dropped words (es-en newstest headlines: chrF 6 points under the punctuated lines). A pair is
+    picked by a hash of its source text, so every run and every rerun sees the same corpus.
+    """
+    if fraction <= 0:
+        return src, tgt
+    src, tgt = list(src), list(tgt)
+    threshold = fraction * 2**32
+    for i, (source, target) in enumerate(zip(src, tgt, strict=True)):
+        source, target = source.rstrip(), target.rstrip()
+        if (
+            _ends_in_one_period(source)
+            and _ends_in_one_period(target)
+            and zlib.crc32(source.encode()) < threshold
+        ):
+            src[i], tgt[i] = source[:-1].rstrip(), target[:-1].rstrip()
+    return src, tgt
+
+
+def _ends_in_one_period(text: str) -> bool:
+    return text.endswith(".") and not text.endswith("..")  # an ellipsis is kept
+
+
+def encode_pairs(
+    batch: dict[str, list[str]], tokenizer: Tokenizer, drop_final_period: float = 0.0
+) -> dict[str, list]:
+    """``datasets.map`` function: add piece ids and lengths (after :func:`drop_final_periods`,
+    whose changed text replaces ``src``/``tgt``). A blank side (only whitespace) encodes to no
+    pieces, so the empty filter sees it as empty."""
+    src, tgt = drop_final_periods(batch["src"], batch["tgt"], drop_final_period)
+    texts = {"src": src, "tgt": tgt} if drop_final_period > 0 else {}
+    src = [text if text.strip() else "" for text in src]
+    tgt = [text if text.strip() else "" for text in tgt]
     src_ids = tokenizer.encode_src(src)
     tgt_ids = tokenizer.encode_tgt(tgt)
     return {
+        **texts,
         "src_ids": src_ids,
         "tgt_ids": tgt_ids,
         "src_len": [len(ids) for ids in src_ids],
@@ -281,7 +316,10 @@ def prepare_dataset(
     encoded = text.map(
         encode_pairs,
         batched=True,
-        fn_kwargs={"tokenizer": tokenizer},
+        fn_kwargs={
+            "tokenizer": tokenizer,
+            "drop_final_period": config.drop_final_period if split == "train" else 0.0,
+        },
         features=_ENCODED_FEATURES,
         num_proc=config.num_proc if config.num_proc > 1 else None,
         desc=f"tokenizing {split}",
@@ -620,7 +658,7 @@ class StreamingBatches:
         self.epoch += 1
 
     def _pool_batches(self, pool: dict[str, list[str]], pool_number: int) -> Iterator[Batch]:
-        encoded = encode_pairs(pool, self.tokenizer)
+        encoded = encode_pairs(pool, self.tokenizer, self.config.drop_final_period)
         reasons = drop_reasons(encoded["src_len"], encoded["tgt_len"], self.config)
         self.report.add(reasons)
         kept = np.flatnonzero(reasons == 0)

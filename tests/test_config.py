@@ -47,6 +47,13 @@ def test_decay_schedule_needs_a_budget(tmp_path: Path) -> None:
         )
 
 
+def test_out_of_range_fraction_and_size_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"data.drop_final_period must be in \[0, 1\]"):
+        load_config(write(tmp_path, "data:\n  drop_final_period: 1.5\n"))
+    with pytest.raises(ConfigError, match="model.attention_size must be 0"):
+        load_config(write(tmp_path, "model:\n  attention_size: -1\n"))
+
+
 def test_missing_file_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found: .*nope.yaml"):
         load_config(tmp_path / "nope.yaml")

@@ -26,6 +26,7 @@ from nmt.data import (
     TokenBatchSampler,
     collate,
     dataset_lengths,
+    drop_final_periods,
     drop_reasons,
     iter_lines,
     load_hf_parallel,
@@ -295,6 +296,53 @@ def test_changed_corpus_file_is_tokenized_again(
     _write(Path(config.dev_tgt), ["the cat"])
     dataset, report = prepare_dataset(config, tokenizer, "dev")
     assert dataset["src"][:] == ["el gato"] and report.total == 1
+
+
+def test_final_periods_drop_from_both_sides_of_the_hashed_fraction() -> None:
+    src = [f"frase número {i}." for i in range(4000)]
+    tgt = [f"sentence number {i}." for i in range(4000)]
+    assert drop_final_periods(src, tgt, 0.0) == (src, tgt)
+    new_src, new_tgt = drop_final_periods(src, tgt, 0.25)
+    dropped = [i for i, text in enumerate(new_src) if not text.endswith(".")]
+    assert 900 < len(dropped) < 1100  # about a quarter
+    assert all(new_src[i] == src[i][:-1] and new_tgt[i] == tgt[i][:-1] for i in dropped)
+    assert sum(text.endswith(".") for text in new_tgt) == 4000 - len(dropped)
+    # picked by the source text: the same pairs whatever their order or batch
+    reversed_src, _ = drop_final_periods(src[::-1], tgt[::-1], 0.25)
+    assert reversed_src[::-1] == new_src
+    assert drop_final_periods(src[:100], tgt[:100], 0.25)[0] == new_src[:100]
+
+
+def test_only_pairs_ending_in_one_period_on_both_sides_lose_it() -> None:
+    src = ["Hola.  ", "¿Vienes?", "Espera...", "Sí.", "Título", "Dos. Frases."]
+    tgt = ["Hello.", "Are you coming?", "Wait...", "Yes", "Title.", "Two. Sentences."]
+    new_src, new_tgt = drop_final_periods(src, tgt, 1.0)
+    assert new_src == ["Hola", "¿Vienes?", "Espera...", "Sí.", "Título", "Dos. Frases"]
+    assert new_tgt == ["Hello", "Are you coming?", "Wait...", "Yes", "Title.", "Two. Sentences"]
+
+
+def test_training_text_loses_final_periods_and_dev_text_keeps_them(
+    tmp_path: Path, tokenizer: Tokenizer
+) -> None:
+    src = [f"el gato {word}." for word in WORDS]
+    tgt = [f"the cat {word}." for word in WORDS]
+    config = DataConfig(
+        train_src=[_write(tmp_path / "train.es", src)],
+        train_tgt=[_write(tmp_path / "train.en", tgt)],
+        dev_src=_write(tmp_path / "dev.es", src),
+        dev_tgt=_write(tmp_path / "dev.en", tgt),
+        drop_final_period=1.0,
+        cache_dir=str(tmp_path / "cache"),
+    )
+    train, _ = prepare_dataset(config, tokenizer, "train")
+    assert train["src"][:] == [text[:-1] for text in src]
+    assert train["tgt_ids"][:] == tokenizer.encode_tgt([text[:-1] for text in tgt])
+    dev, _ = prepare_dataset(config, tokenizer, "dev")
+    assert dev["src"][:] == src and dev["tgt_ids"][:] == tokenizer.encode_tgt(tgt)
+    streamed = StreamingBatches(config, tokenizer, max_tokens=10_000, seed=1)
+    (batch,) = list(streamed)
+    with_eos = sorted(len(ids) + 1 for ids in train["tgt_ids"][:])
+    assert sorted(batch.tgt_lengths.tolist()) == with_eos
 
 
 def test_two_worker_processes_tokenize_like_one(

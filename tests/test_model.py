@@ -168,6 +168,16 @@ def test_shared_embeddings_are_one_matrix_for_one_vocabulary() -> None:
         build_model(tiny_config(share_embeddings=True), VOCAB, VOCAB + 1)
 
 
+def test_bahdanau_attention_size_sets_its_hidden_layer_and_still_learns() -> None:
+    config = tiny_config(fused_decoder=True, input_feeding=False, attention_size=8)
+    attention = build_model(config, VOCAB, VOCAB).decoder.attention
+    assert attention.key_layer.weight.shape == (8, config.encoder_hidden * 2)
+    assert attention.query_layer.weight.shape == (8, config.decoder_hidden)
+    default = build_model(tiny_config(), VOCAB, VOCAB).decoder.attention
+    assert default.query_layer.weight.shape[0] == tiny_config().decoder_hidden
+    assert overfit_reversal(config, max_steps=400) >= 0.99
+
+
 def test_dot_attention_with_mismatched_sizes_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="dot attention needs decoder_hidden"):
         build_model(tiny_config(attention="dot", decoder_hidden=48), VOCAB, VOCAB)

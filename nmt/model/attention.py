@@ -115,9 +115,12 @@ class LuongAttention(Attention):
         return torch.bmm(query, keys.transpose(1, 2))  # (batch, q_len, src_len)
 
 
-def build_attention(kind: str, query_size: int, memory_size: int) -> Attention:
+def build_attention(
+    kind: str, query_size: int, memory_size: int, attention_size: int = 0
+) -> Attention:
+    """``attention_size`` is Bahdanau's hidden layer (0: ``query_size``); Luong has none."""
     if kind == "bahdanau":
-        return BahdanauAttention(query_size, memory_size, attention_size=query_size)
+        return BahdanauAttention(query_size, memory_size, attention_size or query_size)
     if kind in ("dot", "general"):
         return LuongAttention(query_size, memory_size, kind)
     raise ValueError(f"unknown attention '{kind}' (choose bahdanau, dot or general)")

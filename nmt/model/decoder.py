@@ -67,6 +67,7 @@ class RecurrentDecoder(nn.Module):
         input_feeding: bool,
         dropout: float,
         pad_id: int,
+        attention_size: int = 0,
     ) -> None:
         super().__init__()
         self.input_feeding = input_feeding
@@ -75,7 +76,7 @@ class RecurrentDecoder(nn.Module):
         self.dropout = Dropout(dropout)
         rnn_input = emb_size + (hidden_size if input_feeding else 0)
         self.rnn = make_rnn(cell, rnn_input, hidden_size, num_layers, dropout)
-        self.attention = build_attention(attention, hidden_size, memory_size)
+        self.attention = build_attention(attention, hidden_size, memory_size, attention_size)
         self.combine = nn.Linear(hidden_size + memory_size, hidden_size)  # attentional layer
 
     def forward(

@@ -66,6 +66,7 @@ class Seq2Seq(nn.Module):
             input_feeding=not config.fused_decoder and config.input_feeding,
             dropout=config.dropout,
             pad_id=PAD_ID,
+            attention_size=config.attention_size,
         )
         self.output_layer = nn.Linear(config.decoder_hidden, tgt_vocab_size)
         # copy attention: the probability of generating from the vocabulary, not copying
