@@ -334,9 +334,11 @@ def test_training_text_loses_final_periods_and_dev_text_keeps_them(
         drop_final_period=1.0,
         cache_dir=str(tmp_path / "cache"),
     )
+    without = [text[:-1] for text in tgt]
+    assert tokenizer.encode_tgt(without) != tokenizer.encode_tgt(tgt)  # the period is a piece
     train, _ = prepare_dataset(config, tokenizer, "train")
     assert train["src"][:] == [text[:-1] for text in src]
-    assert train["tgt_ids"][:] == tokenizer.encode_tgt([text[:-1] for text in tgt])
+    assert train["tgt_ids"][:] == tokenizer.encode_tgt(without)
     dev, _ = prepare_dataset(config, tokenizer, "dev")
     assert dev["src"][:] == src and dev["tgt_ids"][:] == tokenizer.encode_tgt(tgt)
     streamed = StreamingBatches(config, tokenizer, max_tokens=10_000, seed=1)
