@@ -639,20 +639,63 @@ def test_local_news_training_sets_drop_evaluation_overlap_and_repeat(tmp_path: P
     assert manifest["sets"]["wmt/newstest2008"]["repeat"] == 4
 
 
+def test_training_range_of_a_validation_set_skips_its_held_out_lines(tmp_path: Path) -> None:
+    """``SET:FIRST-LAST`` trains on part of a validation set: only past the lines validation and
+    tuning read, without pairs that share a side with those lines or another evaluation set."""
+    prepare_data = load_script(RECIPE / "prepare_data.py")
+    data = tmp_path / "data"
+    write_pairs(data, "tatoeba/train", ["Hello!"], ["¡Hola!"])
+    write_pairs(data, "wmt/newstest2012", ["Test line."], ["Línea de prueba."])
+    english = ["Valid one.", "Tune two.", "Train three.", "Tune two.", "Test line.", "Six.", "7."]
+    spanish = ["Uno.", "Dos.", "Tres.", "Otro dos.", "Otra prueba.", "Seis.", "Siete."]
+    write_pairs(data, "wmt/newstest2011", english, spanish)
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(data), "--out", str(out), "--valid-lines", "1"]
+    argv += ["--held-out-lines", "2"]
+    train = ["tatoeba/train", "wmt/newstest2011:3-6*2"]
+    assert prepare_data.main([*argv, "--train", *train]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["train"] == train[:1] + ["wmt/newstest2011:3-6"]
+    entry = manifest["sets"]["wmt/newstest2011:3-6"]
+    # line 4 repeats a held-out line's English side, line 5 the test set's
+    assert (entry["lines"], entry["of"], entry["repeat"]) == (2, 4, 2)
+    lines = gzip.decompress((out / entry["files"]["es"]).read_bytes()).decode().splitlines()
+    assert lines == ["Tres.", "Seis."]
+    # the validation set itself is untouched: whole, and its first line validates
+    assert manifest["sets"]["wmt/newstest2011"]["lines"] == 7
+    assert (out / "valid.es").read_text().splitlines() == ["Uno."]
+    assert prepare_data.main([*argv, "--train", "wmt/newstest2011:7-"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["sets"]["wmt/newstest2011:7-"]["lines"] == 1  # to the end
+    for bad in (
+        "wmt/newstest2011:2-",
+        "wmt/newstest2012:2-",
+        "wmt/newstest2011:5-4",
+        "wmt/newstest2011:0-",
+        "wmt/newstest2011:x",
+        "wmt/newstest2011:9-",
+    ):
+        assert prepare_data.main([*argv, "--train", bad]) == 2, bad
+
+
 def test_recipe_trains_on_each_set_as_many_times_as_it_repeats(tmp_path: Path) -> None:
     if not (DATA_DIR / "wmt" / "newstest2008.en").is_file():
         pytest.skip(f"no corpus at {DATA_DIR} (set NMT_DATA_DIR to the shared en-es data)")
     exp = tmp_path / "tiny.en-es"
-    sets = "tatoeba/train newscommentary/train*2 wmt/newstest2008*3"
+    # newstest2011 past the lines that validation (VALID_LINES) and tuning (TUNE_LINES) read
+    sets = "tatoeba/train newscommentary/train*2 wmt/newstest2008*3 wmt/newstest2011:831-*2"
     run_recipe(exp, "--stop-stage", "2", "--set", "training.max_steps=2", TRAIN_SETS=sets)
     manifest = json.loads((exp / "data" / "manifest.json").read_text())
     assert manifest["sets"]["wmt/newstest2008"]["of"] == 2051
+    assert manifest["options"]["held_out_lines"] == EVAL_LINES + 800
+    assert manifest["sets"]["wmt/newstest2011:831-"]["of"] == 3003 - 830
     config = (exp / "model" / "config.yaml").read_text()
     train_src = yaml.safe_load(config)["data"]["train_src"]
     assert [Path(p).relative_to(exp / "data").as_posix() for p in train_src] == [
         "tatoeba/train.en.gz",
         *["newscommentary/train.en.gz"] * 2,
         *["wmt/newstest2008.en.gz"] * 3,
+        *["wmt/newstest2011.831-3003.en.gz"] * 2,
     ]
 
 
@@ -697,9 +740,11 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     assert "fused_decoder: true" in (fused / "config.yaml").read_text()
     # both vary from the reference (lr 1e-3, input feeding), not from today's conf/cpu.yaml
     assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
-    for model in baseline, fused:
-        assert "  lr: 0.001\n" in (model / "config.yaml").read_text()
-        assert "  schedule: plateau\n" in (model / "config.yaml").read_text()
+    for model in baseline, fused:  # and the reference's values of conf/cpu.yaml's later changes
+        config = (model / "config.yaml").read_text()
+        for setting in ("lr: 0.001", "schedule: plateau", "dropout: 0.2", "attention_size: 0"):
+            assert f"  {setting}\n" in config
+        assert "  drop_final_period: 0.0\n" in config
     for model in baseline, fused:  # the common --set reaches every ablation
         assert "log_every: 7" in (model / "config.yaml").read_text()
     table = (out / "ablations.md").read_text()

@@ -12,7 +12,10 @@ gzipped), for English and Spanish whatever the direction, plus:
 
 ``--train`` names the training corpora (default ``TRAIN_SETS``: Tatoeba, News Commentary and
 the earlier WMT news test sets, each of those 4 times); ``SET*K`` reads one K times an epoch (the
-manifest's ``repeat``; run.sh lists its files K times). From a local copy, files are linked, not
+manifest's ``repeat``; run.sh lists its files K times), and ``SET:FIRST-LAST`` only its lines
+FIRST to LAST (counted from 1; without LAST, to the end), e.g. ``wmt/newstest2011:1301-*4``: the
+lines of a validation set past the first ``--held-out-lines``, which validation and stage 4's
+tuning read and training may not. From a local copy, files are linked, not
 copied, except training sets other than ``PREFILTERED_SETS`` (e.g. ``NEWS_TRAIN_SETS``): the
 shared copy did not filter those, so they are written without the pairs that share a side with
 an evaluation set. A default news set missing from a local copy is left out with a warning. ``--max-train-pairs`` (every k-th pair of each
@@ -55,6 +58,28 @@ TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
 
 class PrepareError(Exception):
     """Missing or misaligned input, or no way to fetch it; the message says what to do."""
+
+
+_LINE_RANGE = re.compile(r"^(?P<corpus>[^:]+):(?P<first>\d+)-(?P<last>\d*)$")
+
+
+def line_range(name: str) -> tuple[str, int | None, int | None]:
+    """``CORPUS:FIRST-LAST`` -> (corpus, first, last), lines counted from 1 and ``last`` None for
+    "to the end"; a plain name -> (name, None, None)."""
+    if ":" not in name:
+        return name, None, None
+    match = _LINE_RANGE.match(name)
+    if match is None or int(match["first"]) < 1:
+        raise PrepareError(f"training set '{name}': a line range is CORPUS:FIRST-LAST or FIRST-")
+    first, last = int(match["first"]), int(match["last"]) if match["last"] else None
+    if last is not None and last < first:
+        raise PrepareError(f"training set '{name}': the range ends before it starts")
+    return match["corpus"], first, last
+
+
+def corpus_of(name: str) -> str:
+    """The corpus a training set reads: ``name`` without its line range."""
+    return line_range(name)[0]
 
 
 # ---- reading and writing ---------------------------------------------------------------------
@@ -351,10 +376,12 @@ def download(
 
 
 def parse_train(specs: list[str]) -> dict[str, int]:
-    """``NAME`` or ``NAME*K`` (the corpus K times in each epoch) -> {name: K}."""
+    """``NAME`` or ``NAME*K`` (the corpus K times in each epoch) -> {name: K}; a name may carry
+    a line range (``line_range``)."""
     repeats = {}
     for spec in specs:
         name, star, times = spec.partition("*")
+        line_range(name)  # a malformed range stops here
         repeat = int(times) if times.isdigit() else 0 if star else 1
         if repeat < 1:
             raise PrepareError(f"training set '{spec}': the repeat after '*' must be >= 1")
@@ -379,8 +406,16 @@ def read_pairs(data_dir: Path, name: str) -> tuple[list[str], list[str]]:
 def filter_set(
     data_dir: Path, out: Path, name: str, evaluation: set[str], sample: int | None
 ) -> SetFiles:
-    """Write ``name`` without the pairs that overlap an evaluation set (and sampled, if asked)."""
-    english, spanish = read_pairs(data_dir, name)
+    """Write ``name`` (its line range, if it has one) without the pairs that overlap an
+    evaluation set, and sampled if asked."""
+    corpus, first, last = line_range(name)
+    english, spanish = read_pairs(data_dir, corpus)
+    if first is not None:
+        last = min(last or len(english), len(english))
+        if first > last:
+            raise PrepareError(f"training set '{name}': {corpus} has only {len(english)} lines")
+        english, spanish = english[first - 1 : last], spanish[first - 1 : last]
+        corpus = f"{corpus}.{first}-{last}"  # the file's name: the whole corpus may be evaluated
     total = len(english)
     english, spanish = drop_overlap(name, english, spanish, evaluation)
     keep = spread(len(english), sample)
@@ -388,8 +423,8 @@ def filter_set(
         english, spanish = [english[i] for i in keep], [spanish[i] for i in keep]
     files = {}
     for lang, lines in zip(LANGS, (english, spanish), strict=True):
-        path = out / f"{name}.{lang}.gz"
-        for stale in (out / f"{name}.{lang}", path):
+        path = out / f"{corpus}.{lang}.gz"
+        for stale in (out / f"{corpus}.{lang}", path):
             if stale.is_symlink() or stale.exists():
                 stale.unlink()
         write_lines(path, lines)
@@ -403,11 +438,20 @@ def prepare(args: argparse.Namespace) -> dict:
     evaluation_sets = list(dict.fromkeys([*args.valid, *args.test]))
     repeats = parse_train(args.train or TRAIN_SETS)
     train = list(repeats)
-    both = [name for name in train if name in evaluation_sets]
-    if both:
-        raise PrepareError(f"{', '.join(both)}: a training set cannot also be evaluated on")
+    held_out = args.valid_lines if args.held_out_lines is None else args.held_out_lines
+    for name in train:
+        corpus, first, _ = line_range(name)
+        if corpus in args.valid and first is not None and first > held_out:
+            continue  # lines that neither validation nor tuning reads
+        if corpus in evaluation_sets:
+            where = f"; a range of a validation set must start after line {held_out}"
+            raise PrepareError(
+                f"{name}: a training set cannot also be evaluated on"
+                + (where if corpus in args.valid else "")
+            )
     if args.download:
-        fetched = download(out, train, evaluation_sets)
+        corpora = dict.fromkeys(corpus_of(name) for name in train)
+        fetched = download(out, [c for c in corpora if c not in evaluation_sets], evaluation_sets)
         data_dir = out / "download"
         available = set(fetched)
         origin = "Hugging Face hub and statmt.org (see prepare_data.py HUB_SOURCES)"
@@ -417,7 +461,7 @@ def prepare(args: argparse.Namespace) -> dict:
             raise PrepareError(f"DATA_DIR {data_dir} is not a directory")
         available = {
             name
-            for name in [*train, *evaluation_sets]
+            for name in [*map(corpus_of, train), *evaluation_sets]
             if all(find_file(data_dir / Path(name).parent, Path(name).name, g) for g in LANGS)
         }
         origin = str(data_dir.resolve())
@@ -425,7 +469,7 @@ def prepare(args: argparse.Namespace) -> dict:
             for name in [n for n in NEWS_TRAIN_SETS if n in train and n not in available]:
                 print(f"warning: {name} not found in {data_dir}; trained without it")
                 train.remove(name)
-    missing_train = [name for name in train if name not in available]
+    missing_train = [name for name in train if corpus_of(name) not in available]
     if missing_train:
         raise PrepareError(f"training corpora missing from {data_dir}: {', '.join(missing_train)}")
 
@@ -435,6 +479,7 @@ def prepare(args: argparse.Namespace) -> dict:
             "max_train_pairs": args.max_train_pairs,
             "max_eval_lines": args.max_eval_lines,
             "valid_lines": args.valid_lines,
+            "held_out_lines": held_out,
         },
         "train": [],
         "valid": [],
@@ -443,8 +488,16 @@ def prepare(args: argparse.Namespace) -> dict:
     }
     evaluation = None
     for name in train:
-        if name in PREFILTERED_SETS or args.download:  # filtered for overlap already
+        corpus = corpus_of(name)
+        if name in PREFILTERED_SETS or (args.download and corpus == name):  # filtered already
             entry = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
+        elif corpus in evaluation_sets:  # a range past a validation set's held-out lines
+            sides = normalised_sides(
+                read_pairs(data_dir, n) for n in evaluation_sets if n in available and n != corpus
+            )
+            english, spanish = read_pairs(data_dir, corpus)
+            sides |= normalised_sides([(english[:held_out], spanish[:held_out])])
+            entry = filter_set(data_dir, out, name, sides, args.max_train_pairs).record()
         else:
             if evaluation is None:  # read once, and only when a set needs filtering
                 evaluation = normalised_sides(
@@ -494,12 +547,19 @@ def main(argv: list[str] | None = None) -> int:
         nargs="+",
         metavar="SET",
         help=f"training corpora (default: {' '.join(TRAIN_SETS)}); SET*K repeats one K times "
-        "per epoch",
+        "per epoch, SET:FIRST-LAST reads its lines FIRST to LAST (FIRST-: to the end)",
     )
     parser.add_argument("--valid", nargs="+", default=list(VALID_SETS), metavar="SET")
     parser.add_argument("--test", nargs="+", default=list(TEST_SETS), metavar="SET")
     parser.add_argument(
         "--valid-lines", type=int, default=500, metavar="N", help="lines from each --valid set"
+    )
+    parser.add_argument(
+        "--held-out-lines",
+        type=int,
+        metavar="N",
+        help="first lines of each --valid set that no training range may read: validation's and "
+        "stage 4's tuning lines (default: --valid-lines)",
     )
     parser.add_argument(
         "--max-train-pairs", type=int, metavar="N", help="keep N pairs of each training corpus"

@@ -34,7 +34,9 @@ EXP=${EXP:-}                       # default: exp/en_es/<config name>.<direction
 PYTHON=${PYTHON:-python}
 TRAIN_SETS=${TRAIN_SETS:-}            # training corpora (stage 0), SET*K to repeat one K times an
                                       # epoch; default: tatoeba/train newscommentary/train and
-                                      # wmt/newstest2008..2010, each *4 (prepare_data.py)
+                                      # wmt/newstest2008..2010, each *4 (prepare_data.py).
+                                      # SET:FIRST-LAST: its lines FIRST..LAST (FIRST-: to the end);
+                                      # of a validation set, past VALID_LINES + TUNE_LINES only
 MAX_TRAIN_PAIRS=${MAX_TRAIN_PAIRS:-}  # keep N pairs of each training corpus (quick runs)
 MAX_EVAL_LINES=${MAX_EVAL_LINES:-}    # keep the first N lines of each dev/test set
 VALID_LINES=${VALID_LINES:-500}       # lines of each validation set (tatoeba/dev, newstest2011)
@@ -157,6 +159,7 @@ run_stage() {
 
 stage_data() {
   local options=(--out "$DATA" --valid-lines "$VALID_LINES")
+  options+=(--held-out-lines "$((VALID_LINES + TUNE_LINES))")  # a training range must skip these
   if [[ -n $DATA_DIR ]]; then
     options+=(--data-dir "$DATA_DIR")
   else
@@ -171,17 +174,12 @@ stage_data() {
 }
 
 train_files() {  # train_files LANG: each training file, as many times as stage 0 repeats it
-  local set file i repeat
-  for set in $(manifest train); do
-    file=$(data_file "$set" "$1")
-    repeat=$(set_repeat "$set")
-    for ((i = 0; i < repeat; i++)); do echo "$file"; done
-  done
-}
-
-set_repeat() {  # set_repeat SET: how many times an epoch reads it (manifest "repeat", default 1)
   "$PYTHON" -c 'import json, sys
-print(json.load(open(sys.argv[1]))["sets"][sys.argv[2]].get("repeat", 1))' "$DATA/manifest.json" "$1"
+manifest = json.load(open(sys.argv[1] + "/manifest.json"))
+for name in manifest["train"]:
+    entry = manifest["sets"][name]
+    for _ in range(entry.get("repeat", 1)):
+        print(sys.argv[1] + "/" + entry["files"][sys.argv[2]])' "$DATA" "$1"
 }
 
 stage_spm() {
