@@ -4,8 +4,8 @@
 # CPU hour). These are the measurements that picked the CPU config's model size, vocabulary,
 # decoder variant, batch size, dropout and learning rate; recipes/en_es/README.md quotes their
 # table. The reference ("baseline") is conf/cpu.yaml as it was before them: learning rate 1e-3,
-# input feeding, the plateau schedule and dropout 0.2 (REFERENCE below); their winner, lr 2e-3 with the fused
-# decoder, is conf/cpu.yaml now (with a decaying lr, measured at full length instead).
+# input feeding, the plateau schedule and dropout 0.2 (REFERENCE below); their winner, lr 2e-3
+# with the fused decoder, is conf/cpu.yaml now (with a decaying lr, measured at full length).
 #
 #   recipes/en_es/ablations.sh --data-dir ../shared/data/en-es               # all, 30 min each
 #   MINUTES=10 recipes/en_es/ablations.sh --data-dir DIR baseline fused       # some, shorter

@@ -15,10 +15,11 @@ the earlier WMT news test sets, each of those 4 times); ``SET*K`` reads one K ti
 manifest's ``repeat``; run.sh lists its files K times), and ``SET:FIRST-LAST`` only its lines
 FIRST to LAST (counted from 1; without LAST, to the end), e.g. ``wmt/newstest2011:1301-*4``: the
 lines of a validation set past the first ``--held-out-lines``, which validation and stage 4's
-tuning read and training may not. From a local copy, files are linked, not
-copied, except training sets other than ``PREFILTERED_SETS`` (e.g. ``NEWS_TRAIN_SETS``): the
+tuning read and training may not. From a local copy, files are linked, not copied, except
+training sets other than ``PREFILTERED_SETS`` (e.g. ``NEWS_TRAIN_SETS``) and line ranges: the
 shared copy did not filter those, so they are written without the pairs that share a side with
-an evaluation set. A default news set missing from a local copy is left out with a warning. ``--max-train-pairs`` (every k-th pair of each
+an evaluation set (for a range of a validation set: with its held-out lines). A default news set
+missing from a local copy is left out with a warning. ``--max-train-pairs`` (every k-th pair of each
 training corpus, so that short and long sentences stay represented) and ``--max-eval-lines``
 (the first lines of each evaluation set) write smaller files instead, for quick runs; the
 manifest records both counts, and the results table shows a sliced test set as "N of M" lines.
