@@ -487,23 +487,22 @@ def prepare(args: argparse.Namespace) -> dict:
         "test": [],
         "sets": {},
     }
-    evaluation = None
+    sides: dict[str, set[str]] | None = None  # each evaluation set's normalised sides
     for name in train:
         corpus = corpus_of(name)
         if name in PREFILTERED_SETS or (args.download and corpus == name):  # filtered already
             entry = copy_set(data_dir, out, name, sample=args.max_train_pairs).record()
-        elif corpus in evaluation_sets:  # a range past a validation set's held-out lines
-            sides = normalised_sides(
-                read_pairs(data_dir, n) for n in evaluation_sets if n in available and n != corpus
-            )
-            english, spanish = read_pairs(data_dir, corpus)
-            sides |= normalised_sides([(english[:held_out], spanish[:held_out])])
-            entry = filter_set(data_dir, out, name, sides, args.max_train_pairs).record()
         else:
-            if evaluation is None:  # read once, and only when a set needs filtering
-                evaluation = normalised_sides(
-                    read_pairs(data_dir, n) for n in evaluation_sets if n in available
-                )
+            if sides is None:  # read once, and only when a set needs filtering
+                sides = {
+                    n: normalised_sides([read_pairs(data_dir, n)])
+                    for n in evaluation_sets
+                    if n in available
+                }
+            evaluation = set().union(*(s for n, s in sides.items() if n != corpus))
+            if corpus in sides:  # a range past a validation set's held-out lines: those count
+                english, spanish = read_pairs(data_dir, corpus)
+                evaluation |= normalised_sides([(english[:held_out], spanish[:held_out])])
             entry = filter_set(data_dir, out, name, evaluation, args.max_train_pairs).record()
         if repeats[name] > 1:
             entry["repeat"] = repeats[name]
