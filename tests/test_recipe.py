@@ -105,10 +105,12 @@ def test_every_stage_leaves_its_outputs(tiny_run: Path) -> None:
     exp = tiny_run
     assert sorted(p.name for p in (exp / "done").iterdir()) == list(STAGES)
     manifest = json.loads((exp / "data" / "manifest.json").read_text())
-    news = ["wmt/newstest2008", "wmt/newstest2009", "wmt/newstest2010"]
+    news = ["wmt/newstest2008", "wmt/newstest2009", "wmt/newstest2010", "wmt/newssyscomb2009"]
+    # newstest2011 past the lines that validation (VALID_LINES) and tuning (TUNE_LINES) read
+    news.append(f"wmt/newstest2011:{TUNED_VALID_LINES + 800 + 1}-")
     assert manifest["train"] == ["tatoeba/train", "newscommentary/train", *news]
     repeats = [manifest["sets"][name].get("repeat", 1) for name in manifest["train"]]
-    assert repeats == [1, 1, 4, 4, 4]
+    assert repeats == [1, 1, 4, 4, 4, 4, 4]
     assert manifest["sets"]["tatoeba/train"]["lines"] == 2000
     assert manifest["test"] == list(TEST_SETS)
     for name in ("spm.model", "config.yaml", "model.pt", "averaged.pt", "train_log.jsonl"):
@@ -585,10 +587,16 @@ def test_download_drops_training_pairs_that_share_a_side_with_an_evaluation_set(
     assert manifest["sets"]["tatoeba/train"]["lines"] == 1
     assert manifest["sets"]["newscommentary/train"]["lines"] == 1  # the empty pair is gone
     assert manifest["test"] == ["tatoeba/test", "flores/dev", "wmt/newstest2012"]  # no TICO-19
+    # newssyscomb2009 has no download, the 1-line newstest2011 no lines past the validation one
+    news = ["wmt/newstest2008", "wmt/newstest2009", "wmt/newstest2010"]
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", *news]
     assert manifest["valid"] == ["tatoeba/dev", "wmt/newstest2011"]
     assert (out / "valid.en").read_text().splitlines() == ["good night.", "wmt/newstest2011"]
     train = out / manifest["sets"]["tatoeba/train"]["files"]["es"]
     assert gzip.decompress(train.read_bytes()).decode() == "Veo un perro.\n"
+    # asked for by name, a set without a download is an error
+    argv = ["--download", "--out", str(out), "--train", "tatoeba/train", "wmt/newssyscomb2009"]
+    assert prepare_data.main(argv) == 2
 
 
 def write_pairs(directory: Path, name: str, english: list[str], spanish: list[str]) -> None:
@@ -637,6 +645,34 @@ def test_local_news_training_sets_drop_evaluation_overlap_and_repeat(tmp_path: P
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["train"] == ["tatoeba/train", "newscommentary/train", "wmt/newstest2008"]
     assert manifest["sets"]["wmt/newstest2008"]["repeat"] == 4
+
+
+def test_default_training_sets_read_the_news_validation_set_past_its_held_out_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    prepare_data = load_script(RECIPE / "prepare_data.py")
+    data = tmp_path / "data"
+    write_pairs(data, "tatoeba/train", ["Hello!"], ["¡Hola!"])
+    write_pairs(data, "newscommentary/train", ["Prices rose."], ["Los precios subieron."])
+    write_pairs(data, "wmt/newssyscomb2009", ["Combined."], ["Combinado."])
+    english = ["Valid one.", "Tune two.", "Train three.", "Train four."]
+    write_pairs(data, "wmt/newstest2011", english, ["Uno.", "Dos.", "Tres.", "Cuatro."])
+    out = tmp_path / "out"
+    argv = ["--data-dir", str(data), "--out", str(out), "--valid-lines", "1"]
+    assert prepare_data.main([*argv, "--held-out-lines", "2"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    news = ["wmt/newssyscomb2009", "wmt/newstest2011:3-"]
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", *news]
+    entry = manifest["sets"]["wmt/newstest2011:3-"]
+    assert (entry["lines"], entry["repeat"]) == (2, 4)
+    lines = gzip.decompress((out / entry["files"]["en"]).read_bytes()).decode().splitlines()
+    assert lines == english[2:]
+    assert "wmt/newstest2008 not found" in capsys.readouterr().out
+    # nothing past the held-out lines: the default range is left out, not an error
+    assert prepare_data.main([*argv, "--held-out-lines", "4"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["train"] == ["tatoeba/train", "newscommentary/train", news[0]]
+    assert "wmt/newstest2011 has no lines past the first 4" in capsys.readouterr().out
 
 
 def test_training_range_of_a_validation_set_skips_its_held_out_lines(tmp_path: Path) -> None:

@@ -33,8 +33,10 @@ DATA_DIR=${DATA_DIR:-}             # empty: download (needs internet)
 EXP=${EXP:-}                       # default: exp/en_es/<config name>.<direction>
 PYTHON=${PYTHON:-python}
 TRAIN_SETS=${TRAIN_SETS:-}            # training corpora (stage 0), SET*K to repeat one K times an
-                                      # epoch; default: tatoeba/train newscommentary/train and
-                                      # wmt/newstest2008..2010, each *4 (prepare_data.py).
+                                      # epoch; default: tatoeba/train newscommentary/train,
+                                      # wmt/newstest2008..2010 and newssyscomb2009, and
+                                      # wmt/newstest2011 past the held-out lines, news sets *4
+                                      # (prepare_data.py default_train_sets).
                                       # SET:FIRST-LAST: its lines FIRST..LAST (FIRST-: to the end);
                                       # of a validation set, past VALID_LINES + TUNE_LINES only
 MAX_TRAIN_PAIRS=${MAX_TRAIN_PAIRS:-}  # keep N pairs of each training corpus (quick runs)
