@@ -42,7 +42,7 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,7 +65,7 @@ NEWS_VALID_SET = "wmt/newstest2011"  # trained on past the lines validation and 
 TEST_SETS = ("tatoeba/test", "flores/dev", "wmt/newstest2012", "tico19/test")
 
 
-def default_train_sets(held_out: int, valid: Iterable[str] = VALID_SETS) -> list[str]:
+def default_train_sets(held_out: int, valid: Collection[str] = VALID_SETS) -> list[str]:
     """The training sets when ``--train`` is not given: ``PREFILTERED_SETS``, the news sets
     ``NEWS_REPEAT`` times each, and the news validation set's lines past ``held_out``."""
     news = [f"{name}*{NEWS_REPEAT}" for name in NEWS_TRAIN_SETS]
