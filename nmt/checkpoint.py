@@ -3,13 +3,17 @@
 A checkpoint is written to a temporary file in the same directory, flushed to disk, then renamed
 over its final name: a reader sees either the old complete file or the new complete file. Loading
 uses ``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers.
+A process killed mid-write leaves only a ``.NAME.*.tmp`` file, which
+:func:`remove_stale_temporaries` clears when training starts again.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import re
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +37,37 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(state, handle)
             handle.flush()
+            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp's 0600 would hide it
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
+
+
+def _umask() -> int:
+    """The process umask (reading it means setting it; set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_TEMPORARY_PATTERN = re.compile(r"^\..+\.pt\..+\.tmp$")
+
+
+def remove_stale_temporaries(directory: str | Path) -> list[Path]:
+    """Delete the temporary files that a save killed mid-write left in ``directory``.
+
+    Only call this while no other process saves there (the trainer holds the directory's lock).
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    stale = [path for path in directory.iterdir() if _TEMPORARY_PATTERN.match(path.name)]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -58,15 +87,35 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint not found: {path}")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes): a write that never finished")
+    if not _is_zip(path):  # torch.save writes a zip archive; its end is its table of contents
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (truncated or corrupt): not a complete archive"
+        )
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as error:  # torch raises RuntimeError, EOFError, pickle errors, zip errors
+    except pickle.UnpicklingError:
+        # torch's own message suggests weights_only=False, which would run the file's code
         raise CheckpointError(
-            f"checkpoint {path} is unreadable (truncated or corrupt): {error}"
+            f"checkpoint {path} holds objects other than tensors and plain containers; refused, "
+            "since loading them could run code (not a checkpoint written by nmt)"
+        ) from None
+    except Exception as error:  # torch raises RuntimeError, EOFError, zip errors
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (truncated or corrupt): "
+            f"{str(error).splitlines()[0] if str(error) else type(error).__name__}"
         ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not an nmt checkpoint (no 'model' entry)")
     return state
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except OSError:
+        return False
 
 
 _STEP_PATTERN = re.compile(r"^step_(\d+)\.pt$")

@@ -130,6 +130,7 @@ class TrainingConfig:
     device: str = "auto"  # auto | cpu | cuda
     precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
     update_freq: int = 1  # gradient accumulation: batches per optimizer step
+    max_nonfinite_updates: int = 5  # NaN/inf updates in a row (each skipped) before it stops
 
 
 @dataclass

@@ -124,7 +124,11 @@ class Tokenizer:
 
 
 def train_tokenizer(
-    config: TokenizerConfig, src_files: list[str], tgt_files: list[str], out_dir: str | Path
+    config: TokenizerConfig,
+    src_files: list[str],
+    tgt_files: list[str],
+    out_dir: str | Path,
+    threads: int = 0,
 ) -> Tokenizer:
     """Train SentencePiece on plain or gzipped files and save the model(s) into ``out_dir``.
 
@@ -139,23 +143,24 @@ def train_tokenizer(
 
     At most ``config.input_sentence_size`` sentences per model are kept, sampled uniformly by
     SentencePiece's reservoir (``shuffle_input_sentence``), so memory stays bounded whatever the
-    corpus size; the files are streamed, never loaded whole.
+    corpus size; the files are streamed, never loaded whole. ``threads`` caps SentencePiece's
+    threads (0: one per core), so a run limited to N cores stays within them.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     spm.set_random_generator_seed(config.seed)
     if config.joint:
-        proto = _train_model(config, [*src_files, *tgt_files])
+        proto = _train_model(config, [*src_files, *tgt_files], threads)
         tokenizer = Tokenizer(proto, origin=str(out_dir))
     else:
-        src_proto = _train_model(config, src_files)
-        tgt_proto = _train_model(config, tgt_files)
+        src_proto = _train_model(config, src_files, threads)
+        tgt_proto = _train_model(config, tgt_files, threads)
         tokenizer = Tokenizer(src_proto, tgt_proto, origin=str(out_dir))
     tokenizer.save(out_dir)
     return tokenizer
 
 
-def _train_model(config: TokenizerConfig, files: list[str]) -> bytes:
+def _train_model(config: TokenizerConfig, files: list[str], threads: int) -> bytes:
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
@@ -174,7 +179,7 @@ def _train_model(config: TokenizerConfig, files: list[str]) -> bytes:
             unk_id=UNK_ID,
             bos_id=BOS_ID,
             eos_id=EOS_ID,
-            num_threads=os.cpu_count() or 1,
+            num_threads=threads if threads > 0 else os.cpu_count() or 1,
             minloglevel=2,
         )
     except RuntimeError as error:

@@ -8,6 +8,11 @@ A model directory holds everything needed to continue or to translate::
     model.pt            the weights of the best validation so far (what `nmt translate` loads)
     checkpoints/        step_N.pt: full training state, the last `keep_last` and best `keep_best`
     train_log.jsonl     one JSON object per log line and per validation
+    .lock               held by the running training (see nmt.lock)
+
+Crash consistency: a step checkpoint is written before ``model.pt``, so a crash between the two
+leaves a checkpoint that names a best step ``model.pt`` does not hold yet; resuming rewrites
+``model.pt`` from that step's checkpoint (:meth:`Trainer._repair_best_weights`).
 """
 
 from __future__ import annotations
@@ -31,8 +36,11 @@ from tqdm import tqdm
 
 from nmt import evaluation
 from nmt.checkpoint import (
+    CheckpointError,
     list_step_checkpoints,
+    load_checkpoint,
     load_latest_checkpoint,
+    remove_stale_temporaries,
     save_checkpoint,
     step_checkpoint_name,
 )
@@ -55,6 +63,7 @@ from nmt.distributed import (
     sum_across,
 )
 from nmt.errors import NMTError
+from nmt.lock import DirectoryLock
 from nmt.model import build_model
 from nmt.tokenizer import Tokenizer, train_tokenizer
 
@@ -69,10 +78,28 @@ class Progress:
     train_seconds: float = 0.0  # wall time spent in the loop (steps and validations), all runs
 
 
-def train(config: Config, resume: bool = False) -> dict[str, Any]:
-    """Train the model described by ``config``; returns the last validation's metrics."""
+class TrainingDiverged(NMTError):
+    """Too many updates in a row had a non-finite loss or gradient."""
+
+
+def train(config: Config, resume: bool = False, restart: bool = False) -> dict[str, Any]:
+    """Train the model described by ``config``; returns the last validation's metrics.
+
+    ``resume`` continues from the newest readable checkpoint of ``training.model_dir``;
+    ``restart`` deletes its checkpoints and best weights first and trains from step 0 (the
+    tokenizer there is kept). The main process holds the directory's lock throughout.
+    """
     process, device = init_process(config.training.device)
-    metrics = Trainer(config, process, device, resume).run()
+    lock = DirectoryLock(config.training.model_dir)
+    if process.is_main:
+        lock.acquire()
+    try:
+        if restart and process.is_main:
+            _clear_training_state(Path(config.training.model_dir))
+        barrier(process)
+        metrics = Trainer(config, process, device, resume).run()
+    finally:
+        lock.release()
     # free the trainer and its DDP reducer (reference cycles too) while the process group still
     # exists; a rank that raised skips this and exits, and torchrun stops the others
     gc.collect()
@@ -94,10 +121,17 @@ class Trainer:
         if not resume and list_step_checkpoints(self.checkpoint_dir):
             raise NMTError(
                 f"{self.checkpoint_dir} already holds checkpoints: pass --resume to continue, "
-                "or choose another training.model_dir"
+                "--restart to train from step 0 there, or choose another training.model_dir"
             )
         if self.cfg.threads > 0:
             torch.set_num_threads(self.cfg.threads)
+        # read before anything is written, so that a failed --resume leaves the directory as it was
+        found = self._find_checkpoint() if resume else None
+        if process.is_main:
+            for stale in remove_stale_temporaries(self.checkpoint_dir) + remove_stale_temporaries(
+                self.model_dir
+            ):
+                print(f"removed {stale}, left by a save that was killed mid-write", flush=True)
         # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
         _seed_everything(self.cfg.seed)
         self.tokenizer = self._tokenizer()
@@ -119,8 +153,9 @@ class Trainer:
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
         self.validated_step = -1  # step of the last validation; checkpoints are written at them
-        if resume:
-            self._resume()
+        self.nonfinite_in_a_row = 0  # updates skipped for a non-finite loss or gradient
+        if found is not None:
+            self._resume(*found)
         if process.is_main:
             self.model_dir.mkdir(parents=True, exist_ok=True)
             save_config(config, self.model_dir / "config.yaml")
@@ -133,7 +168,13 @@ class Trainer:
             data = self.config.data
             if not data.train_src:
                 raise NMTError("training a tokenizer needs local files in data.train_src/train_tgt")
-            train_tokenizer(self.config.tokenizer, data.train_src, data.train_tgt, self.model_dir)
+            train_tokenizer(
+                self.config.tokenizer,
+                data.train_src,
+                data.train_tgt,
+                self.model_dir,
+                threads=self.cfg.threads,
+            )
         barrier(self.process)
         return Tokenizer.load(self.model_dir)
 
@@ -188,11 +229,20 @@ class Trainer:
         if self.process.is_main:
             barrier(self.process)
 
-    def _resume(self) -> None:
+    def _find_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
+        """The newest readable checkpoint; None if none was written yet (a run killed before its
+        first one starts afresh); an error if some exist but none can be read."""
         found = load_latest_checkpoint(self.checkpoint_dir, map_location=self.device)
-        if found is None:
-            return
-        path, state = found
+        unreadable = [path.name for _, path in list_step_checkpoints(self.checkpoint_dir)]
+        if found is None and unreadable:
+            raise CheckpointError(
+                f"--resume: no readable checkpoint in {self.checkpoint_dir} "
+                f"({', '.join(unreadable)}); nothing was changed. Pass --restart to train from "
+                "step 0 in this directory, or remove it"
+            )
+        return found
+
+    def _resume(self, path: Path, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -207,6 +257,36 @@ class Trainer:
         if self.process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
         self._log({"event": "resume", "checkpoint": str(path), "step": self.progress.step})
+        if self.process.is_main:
+            self._set_aside_unreadable(after=self.progress.step)
+            self._repair_best_weights()
+
+    def _set_aside_unreadable(self, after: int) -> None:
+        """Rename the unreadable checkpoints newer than the one resumed from, so that pruning,
+        which keeps the newest step numbers, never keeps them instead of a good one."""
+        for step, path in list_step_checkpoints(self.checkpoint_dir):
+            if step > after:
+                path.replace(path.with_name(path.name + ".unreadable"))
+                self._log({"event": "unreadable_checkpoint", "checkpoint": str(path)})
+
+    def _repair_best_weights(self) -> None:
+        """Make ``model.pt`` hold the best step that the checkpoint records (a crash between
+        writing the step checkpoint and ``model.pt`` leaves an older one)."""
+        best_step = int(self.progress.best[0][1]) if self.progress.best else self.progress.step
+        weights_path = self.model_dir / "model.pt"
+        try:
+            if load_checkpoint(weights_path).get("step") == best_step:
+                return
+        except CheckpointError:
+            pass  # missing or unreadable: rewrite it
+        source = self.checkpoint_dir / step_checkpoint_name(best_step)
+        try:
+            state = load_checkpoint(source)
+        except CheckpointError as error:
+            self._log({"event": "warning", "message": f"model.pt not repaired: {error}"})
+            return
+        save_checkpoint(_best_weights(state, best_step), weights_path)
+        self._log({"event": "repaired", "file": str(weights_path), "step": best_step})
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -229,7 +309,10 @@ class Trainer:
         for batches in () if finished else self._updates():
             if cfg.max_steps and self.progress.step >= cfg.max_steps:
                 break
-            loss, tokens, correct = self._update(batches)
+            update = self._update(batches)
+            if update is None:  # skipped: a non-finite loss or gradient
+                continue
+            loss, tokens, correct = update
             self.progress.step += 1
             self.progress.train_seconds += time.monotonic() - clock
             clock = time.monotonic()
@@ -301,8 +384,10 @@ class Trainer:
                 [{"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]} for i in indices]
             )
 
-    def _update(self, batches: list[Batch]) -> tuple[float, int, int]:
-        """One optimizer step over ``batches``; the loss is normalised by the global token count."""
+    def _update(self, batches: list[Batch]) -> tuple[float, int, int] | None:
+        """One optimizer step over ``batches``; the loss is normalised by the global token count.
+
+        None when the update was skipped because the loss or the gradient is not finite."""
         self.ddp_model.train()
         local_tokens = sum(b.n_tgt_tokens for b in batches)
         global_tokens = sum_across(local_tokens, self.process, self.device)
@@ -321,12 +406,45 @@ class Trainer:
             total_loss += loss.item()
             total_correct += correct
         self.scaler.unscale_(self.optimizer)
-        if self.cfg.clip_norm > 0:
-            nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)
+        # clipping to infinity still measures the norm, which the divergence guard needs
+        norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm or math.inf)
+        # fp16: an overflowing gradient is the scaler's business (it skips and lowers its scale)
+        bad_gradient = not self.scaler.is_enabled() and not torch.isfinite(norm).item()
+        nonfinite = not math.isfinite(total_loss) or bad_gradient
+        # every rank must skip together, or their weights would drift apart
+        if sum_across(float(nonfinite), self.process, self.device) > 0:
+            self.optimizer.zero_grad(set_to_none=True)
+            self._skip_nonfinite(total_loss, float(norm))
+            return None
+        self.nonfinite_in_a_row = 0
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         return total_loss, local_tokens, total_correct
+
+    def _skip_nonfinite(self, loss: float, norm: float) -> None:
+        """Log a skipped update; stop after ``max_nonfinite_updates`` of them in a row."""
+        self.nonfinite_in_a_row += 1
+        limit = self.cfg.max_nonfinite_updates
+        self._log(
+            {
+                "event": "skip",
+                "step": self.progress.step,
+                "reason": "non-finite loss or gradient",
+                "loss": loss if math.isfinite(loss) else str(loss),
+                "grad_norm": norm if math.isfinite(norm) else str(norm),
+                "in_a_row": self.nonfinite_in_a_row,
+            }
+        )
+        if self.nonfinite_in_a_row >= limit:
+            saved = list_step_checkpoints(self.checkpoint_dir)
+            kept = f"the last checkpoint ({saved[-1][1]}) and model.pt are" if saved else "nothing"
+            raise TrainingDiverged(
+                f"training diverged after step {self.progress.step}: {limit} updates in a row "
+                f"had a non-finite loss or gradient (each skipped; see train_log.jsonl); {kept} "
+                "kept as they were. Lower training.lr, raise training.warmup_steps or set "
+                "training.clip_norm, then resume or restart"
+            )
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -334,11 +452,9 @@ class Trainer:
     # ---- validation and checkpoints ------------------------------------------------------------
 
     def _validate_and_save(self) -> dict[str, Any]:
-        metrics: dict[str, Any] = {}
-        if self.process.is_main:
-            metrics = self._validate()
-            self._save(metrics)
-        barrier(self.process)
+        """Validate (rank 0), let the schedule see the result, then save: a checkpoint holds the
+        schedule as it is after this validation, so a resumed run continues exactly."""
+        metrics: dict[str, Any] = self._validate() if self.process.is_main else {}
         if self.process.distributed:
             shared = [metrics]
             torch.distributed.broadcast_object_list(shared, src=0)
@@ -346,6 +462,9 @@ class Trainer:
             self.progress.bad_validations = metrics.get("bad_validations", 0)
         if self.cfg.schedule == "plateau" and "score" in metrics:
             self.scheduler.step(metrics["score"])
+        if self.process.is_main:
+            self._save(metrics)
+        barrier(self.process)
         return metrics
 
     @torch.no_grad()
@@ -372,9 +491,13 @@ class Trainer:
                 metrics[score.name] = score.score
         self.model.train()
         # higher is better for the score that picks checkpoints
-        metrics["score"] = (
+        score = (
             -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
         )
+        if not math.isfinite(score):  # a diverged model is never the best one
+            metrics["warning"] = f"non-finite validation {self.cfg.valid_metric}"
+            score = -math.inf
+        metrics["score"] = score
         best = [entry[0] for entry in self.progress.best]
         if not best or metrics["score"] > max(best):
             self.progress.bad_validations = 0
@@ -385,8 +508,10 @@ class Trainer:
         return metrics
 
     def _save(self, metrics: dict[str, Any]) -> None:
+        """The step checkpoint first, then ``model.pt`` if this step is the best (see the module
+        docstring for why this order), then pruning."""
         step = self.progress.step
-        if "score" in metrics:
+        if "score" in metrics and math.isfinite(metrics["score"]):
             self.progress.best.append([metrics["score"], step])
             self.progress.best.sort(key=lambda entry: -entry[0])
             self.progress.best = self.progress.best[: max(self.cfg.keep_best, 1)]
@@ -406,21 +531,18 @@ class Trainer:
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         }
         save_checkpoint(state, self.checkpoint_dir / step_checkpoint_name(step))
-        if not self.progress.best or self.progress.best[0][1] == step:
-            save_checkpoint(
-                {
-                    key: state[key]
-                    for key in ("model", "src_vocab_size", "tgt_vocab_size", "metrics")
-                }
-                | {"step": step},
-                self.model_dir / "model.pt",
-            )
+        no_scores = "score" not in metrics  # no dev set: the latest weights are the best known
+        if (no_scores and not self.progress.best) or (
+            self.progress.best and self.progress.best[0][1] == step
+        ):
+            save_checkpoint(_best_weights(state, step), self.model_dir / "model.pt")
         self._prune_checkpoints()
 
     def _prune_checkpoints(self) -> None:
-        """Keep the last ``keep_last`` step checkpoints and those of the best ``keep_best``."""
+        """Keep the last ``keep_last`` step checkpoints and those of the best ``keep_best``; the
+        one just written is always among them."""
         found = list_step_checkpoints(self.checkpoint_dir)
-        keep = {step for step, _ in found[-max(self.cfg.keep_last, 1) :]}
+        keep = {step for step, _ in found[-max(self.cfg.keep_last, 1) :]} | {self.progress.step}
         keep |= {int(step) for _, step in self.progress.best[: self.cfg.keep_best]}
         for step, path in found:
             if step not in keep:
@@ -460,6 +582,19 @@ class Trainer:
             log.write(json.dumps(record) + "\n")
         if record.get("event") in ("valid", "data", "resume", "early_stop", "time_limit"):
             tqdm.write(json.dumps(record))
+
+
+def _best_weights(state: dict[str, Any], step: int) -> dict[str, Any]:
+    """What ``model.pt`` holds of a full training state: what translation needs."""
+    keys = ("model", "src_vocab_size", "tgt_vocab_size", "metrics")
+    return {key: state[key] for key in keys if key in state} | {"step": step}
+
+
+def _clear_training_state(model_dir: Path) -> None:
+    """--restart: delete the step checkpoints and best weights of ``model_dir``."""
+    for _, path in list_step_checkpoints(model_dir / "checkpoints"):
+        path.unlink()
+    (model_dir / "model.pt").unlink(missing_ok=True)
 
 
 def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
