@@ -1,15 +1,22 @@
-"""torch.distributed plumbing for `torchrun`: who am I, which device, and summing counts across ranks.
+"""torch.distributed plumbing for `torchrun`: who am I, which device, the DDP wrapper, gradient
+accumulation without syncing, and sharing values across ranks.
 
-Everything else in the trainer stays ignorant of distribution except through these helpers.
+Everything else in the trainer stays ignorant of distribution except through these helpers; each
+is a no-op (or the identity) in a single process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from nmt.devices import resolve_device
 
@@ -46,6 +53,33 @@ def init_process(device_name: str) -> tuple[Process, torch.device]:
     if not dist.is_initialized():
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Process(rank, world_size, local_rank), device
+
+
+def wrap_model(model: nn.Module, process: Process, device: torch.device) -> nn.Module:
+    """The module to run forward and backward through: DDP (which averages gradients over
+    ranks in backward) when distributed, else ``model`` itself."""
+    if not process.distributed:
+        return model
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+
+def accumulating(model: nn.Module, process: Process, last: bool) -> AbstractContextManager:
+    """Context for one backward pass of an accumulated update: gradients sync across ranks only
+    on the ``last`` batch of the update (DDP's ``no_sync`` for the others)."""
+    if last or not process.distributed:
+        return contextlib.nullcontext()
+    return model.no_sync()
+
+
+def from_main(value: Any, process: Process) -> Any:
+    """Rank 0's ``value`` on every rank (any picklable object)."""
+    if not process.distributed:
+        return value
+    shared = [value]
+    dist.broadcast_object_list(shared, src=0)
+    return shared[0]
 
 
 def sum_across(value: float, process: Process, device: torch.device) -> float:

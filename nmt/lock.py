@@ -13,14 +13,13 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from nmt.constants import LOCK_FILE
 from nmt.errors import NMTError
 
 try:
     import fcntl
 except ImportError:  # Windows: no flock; runs go unguarded there
     fcntl = None  # type: ignore[assignment]
-
-LOCK_FILE = ".lock"
 
 
 class DirectoryLockedError(NMTError):

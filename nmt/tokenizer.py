@@ -15,16 +15,16 @@ from pathlib import Path
 import sentencepiece as spm
 
 from nmt.config import TokenizerConfig
+from nmt.constants import (
+    BOS_ID,
+    EOS_ID,
+    JOINT_SPM_FILE,
+    PAD_ID,
+    SRC_SPM_FILE,
+    TGT_SPM_FILE,
+    UNK_ID,
+)
 from nmt.errors import NMTError
-
-PAD_ID = 0
-UNK_ID = 1
-BOS_ID = 2
-EOS_ID = 3
-
-JOINT_MODEL = "spm.model"
-SRC_MODEL = "spm.src.model"
-TGT_MODEL = "spm.tgt.model"
 
 _SPECIAL_IDS = {"pad": PAD_ID, "unk": UNK_ID, "bos": BOS_ID, "eos": EOS_ID}
 
@@ -52,20 +52,20 @@ class Tokenizer:
     def load(cls, directory: str | Path) -> Tokenizer:
         """Read ``spm.model`` or ``spm.src.model`` + ``spm.tgt.model`` from ``directory``."""
         directory = Path(directory)
-        joint = directory / JOINT_MODEL
-        src, tgt = directory / SRC_MODEL, directory / TGT_MODEL
+        joint = directory / JOINT_SPM_FILE
+        src, tgt = directory / SRC_SPM_FILE, directory / TGT_SPM_FILE
         if joint.is_file() and (src.is_file() or tgt.is_file()):
             raise TokenizerError(
-                f"{directory}: holds both a joint model ({JOINT_MODEL}) and separate ones "
-                f"({SRC_MODEL}/{TGT_MODEL}); remove the ones that do not belong to this model"
+                f"{directory}: holds both a joint model ({JOINT_SPM_FILE}) and separate ones "
+                f"({SRC_SPM_FILE}/{TGT_SPM_FILE}); remove the ones that do not belong to this model"
             )
         if joint.is_file():
             return cls(_read_model(joint), origin=str(joint))
         if src.is_file() and tgt.is_file():
             return cls(_read_model(src), _read_model(tgt), origin=f"{src} / {tgt}")
         raise TokenizerError(
-            f"{directory}: no SentencePiece model found (expected {JOINT_MODEL}, or {SRC_MODEL} "
-            f"and {TGT_MODEL}); train one with `nmt spm-train`"
+            f"{directory}: no SentencePiece model found (expected {JOINT_SPM_FILE}, or {SRC_SPM_FILE} "
+            f"and {TGT_SPM_FILE}); train one with `nmt spm-train`"
         )
 
     def save(self, directory: str | Path) -> None:
@@ -73,10 +73,10 @@ class Tokenizer:
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         if self.joint:
-            (directory / JOINT_MODEL).write_bytes(self._src_proto)
+            (directory / JOINT_SPM_FILE).write_bytes(self._src_proto)
         else:
-            (directory / SRC_MODEL).write_bytes(self._src_proto)
-            (directory / TGT_MODEL).write_bytes(self._tgt_proto)
+            (directory / SRC_SPM_FILE).write_bytes(self._src_proto)
+            (directory / TGT_SPM_FILE).write_bytes(self._tgt_proto)
 
     @property
     def joint(self) -> bool:

@@ -17,21 +17,19 @@ leaves a checkpoint that names a best step ``model.pt`` does not hold yet; resum
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import json
 import math
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from nmt import evaluation
@@ -45,6 +43,14 @@ from nmt.checkpoint import (
     step_checkpoint_name,
 )
 from nmt.config import Config, save_config
+from nmt.constants import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    JOINT_SPM_FILE,
+    SRC_SPM_FILE,
+    TRAIN_LOG_FILE,
+    WEIGHTS_FILE,
+)
 from nmt.data import (
     Batch,
     PackedIds,
@@ -57,14 +63,18 @@ from nmt.data import (
 from nmt.devices import autocast, resolve_precision
 from nmt.distributed import (
     Process,
+    accumulating,
     barrier,
+    from_main,
     init_process,
     shutdown,
     sum_across,
+    wrap_model,
 )
 from nmt.errors import NMTError
 from nmt.lock import DirectoryLock
 from nmt.model import build_model
+from nmt.schedule import build_schedule
 from nmt.tokenizer import Tokenizer, train_tokenizer
 
 
@@ -109,13 +119,14 @@ def train(config: Config, resume: bool = False, restart: bool = False) -> dict[s
 
 class Trainer:
     def __init__(self, config: Config, process: Process, device: torch.device, resume: bool):
-        self.config = config
-        config.training.precision = resolve_precision(config.training.precision, device)
-        self.cfg = config.training
+        # the resolved precision is what config.yaml records; the caller's config stays as given
+        precision = resolve_precision(config.training.precision, device)
+        self.config = replace(config, training=replace(config.training, precision=precision))
+        self.cfg = self.config.training
         self.process = process
         self.device = device
         self.model_dir = Path(self.cfg.model_dir)
-        self.checkpoint_dir = self.model_dir / "checkpoints"
+        self.checkpoint_dir = self.model_dir / CHECKPOINT_DIR
         if self.cfg.precision == "fp16" and device.type != "cuda":
             raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
         if not resume and list_step_checkpoints(self.checkpoint_dir):
@@ -137,18 +148,14 @@ class Trainer:
         self.tokenizer = self._tokenizer()
         self._prepare_data()
         self.model = build_model(
-            config.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size
+            self.config.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size
         ).to(device)
         if process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + process.rank)
-        self.ddp_model: nn.Module = self.model
-        if process.distributed:
-            self.ddp_model = DistributedDataParallel(
-                self.model, device_ids=[device.index] if device.type == "cuda" else None
-            )
+        self.ddp_model = wrap_model(self.model, process, device)
         self.progress = Progress()
         self.optimizer = build_optimizer(self.model, self.cfg)
-        self.scheduler = _scheduler(self.optimizer, self.cfg, self._budget_spent)
+        self.schedule = build_schedule(self.optimizer, self.cfg, self._budget_spent)
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
@@ -158,7 +165,7 @@ class Trainer:
             self._resume(*found)
         if process.is_main:
             self.model_dir.mkdir(parents=True, exist_ok=True)
-            save_config(config, self.model_dir / "config.yaml")
+            save_config(self.config, self.model_dir / CONFIG_FILE)
 
     # ---- setup -------------------------------------------------------------------------------
 
@@ -245,7 +252,7 @@ class Trainer:
     def _resume(self, path: Path, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.scheduler.load_state_dict(state["scheduler"])
+        self.schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**state["progress"])
         self.validated_step = self.progress.step
@@ -273,7 +280,7 @@ class Trainer:
         """Make ``model.pt`` hold the best step that the checkpoint records (a crash between
         writing the step checkpoint and ``model.pt`` leaves an older one)."""
         best_step = int(self.progress.best[0][1]) if self.progress.best else self.progress.step
-        weights_path = self.model_dir / "model.pt"
+        weights_path = self.model_dir / WEIGHTS_FILE
         try:
             if load_checkpoint(weights_path).get("step") == best_step:
                 return
@@ -316,8 +323,7 @@ class Trainer:
             self.progress.step += 1
             self.progress.train_seconds += time.monotonic() - clock
             clock = time.monotonic()
-            if cfg.schedule != "plateau":  # after the step is counted: decay reads the budget
-                self.scheduler.step()
+            self.schedule.after_step()  # after the step is counted: decay reads the budget
             window.add(loss, tokens, correct, sum(int(b.src_lengths.sum()) for b in batches))
             bar.update(1)
             step = self.progress.step
@@ -395,12 +401,10 @@ class Trainer:
         total_loss, total_correct = 0.0, 0
         for index, batch in enumerate(batches):
             last = index == len(batches) - 1
-            sync = (
-                contextlib.nullcontext()
-                if last or not self.process.distributed
-                else self.ddp_model.no_sync()
-            )
-            with sync, autocast(self.device, self.cfg.precision):
+            with (
+                accumulating(self.ddp_model, self.process, last),
+                autocast(self.device, self.cfg.precision),
+            ):
                 loss, _, correct = _loss(self.ddp_model, batch, self.cfg.label_smoothing)
                 self.scaler.scale(loss * scale).backward()
             total_loss += loss.item()
@@ -454,14 +458,10 @@ class Trainer:
     def _validate_and_save(self) -> dict[str, Any]:
         """Validate (rank 0), let the schedule see the result, then save: a checkpoint holds the
         schedule as it is after this validation, so a resumed run continues exactly."""
-        metrics: dict[str, Any] = self._validate() if self.process.is_main else {}
-        if self.process.distributed:
-            shared = [metrics]
-            torch.distributed.broadcast_object_list(shared, src=0)
-            metrics = shared[0]
-            self.progress.bad_validations = metrics.get("bad_validations", 0)
-        if self.cfg.schedule == "plateau" and "score" in metrics:
-            self.scheduler.step(metrics["score"])
+        metrics = from_main(self._validate() if self.process.is_main else {}, self.process)
+        self.progress.bad_validations = metrics.get("bad_validations", 0)
+        if "score" in metrics:
+            self.schedule.after_validation(metrics["score"])
         if self.process.is_main:
             self._save(metrics)
         barrier(self.process)
@@ -518,7 +518,7 @@ class Trainer:
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scheduler": self.scheduler.state_dict(),
+            "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict(),
             "progress": vars(self.progress),
             "sampler": {
@@ -535,7 +535,7 @@ class Trainer:
         if (no_scores and not self.progress.best) or (
             self.progress.best and self.progress.best[0][1] == step
         ):
-            save_checkpoint(_best_weights(state, step), self.model_dir / "model.pt")
+            save_checkpoint(_best_weights(state, step), self.model_dir / WEIGHTS_FILE)
         self._prune_checkpoints()
 
     def _prune_checkpoints(self) -> None:
@@ -578,7 +578,7 @@ class Trainer:
             return
         self.model_dir.mkdir(parents=True, exist_ok=True)
         record = {"time": round(time.time(), 3), **record}
-        with open(self.model_dir / "train_log.jsonl", "a", encoding="utf-8") as log:
+        with open(self.model_dir / TRAIN_LOG_FILE, "a", encoding="utf-8") as log:
             log.write(json.dumps(record) + "\n")
         if record.get("event") in ("valid", "data", "resume", "early_stop", "time_limit"):
             tqdm.write(json.dumps(record))
@@ -592,9 +592,9 @@ def _best_weights(state: dict[str, Any], step: int) -> dict[str, Any]:
 
 def _clear_training_state(model_dir: Path) -> None:
     """--restart: delete the step checkpoints and best weights of ``model_dir``."""
-    for _, path in list_step_checkpoints(model_dir / "checkpoints"):
+    for _, path in list_step_checkpoints(model_dir / CHECKPOINT_DIR):
         path.unlink()
-    (model_dir / "model.pt").unlink(missing_ok=True)
+    (model_dir / WEIGHTS_FILE).unlink(missing_ok=True)
 
 
 def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
@@ -639,7 +639,7 @@ class _Window:
 
 
 def _has_tokenizer(directory: Path) -> bool:
-    return (directory / "spm.model").is_file() or (directory / "spm.src.model").is_file()
+    return (directory / JOINT_SPM_FILE).is_file() or (directory / SRC_SPM_FILE).is_file()
 
 
 def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
@@ -652,41 +652,6 @@ def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
         weight_decay=cfg.weight_decay,
         fused=True,
     )
-
-
-def _scheduler(
-    optimizer: torch.optim.Optimizer, cfg: Any, budget_spent: Callable[[], float]
-) -> Any:
-    if cfg.schedule == "plateau":
-        return torch.optim.lr_scheduler.ReduceLROnPlateau(
-            optimizer,
-            mode="max",
-            factor=cfg.plateau_factor,
-            patience=cfg.plateau_patience,
-            min_lr=cfg.min_lr,
-        )
-    if cfg.schedule == "inverse_sqrt":
-        warmup = max(cfg.warmup_steps, 1)
-        return torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min((step + 1) / warmup, math.sqrt(warmup / (step + 1)))
-        )
-    warmup = cfg.warmup_steps
-
-    def factor(step: int) -> float:
-        scale = min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
-        if cfg.schedule == "decay":
-            scale *= _decay_factor(budget_spent(), cfg.decay_fraction, min(cfg.min_lr / cfg.lr, 1))
-        return scale
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def _decay_factor(spent: float, fraction: float, floor: float) -> float:
-    """1 until the last ``fraction`` of the budget, then linearly down to ``floor`` at its end.
-    Annealing at the end of a time budget gets the gain of a decayed learning rate without
-    knowing in advance how many steps the budget holds (warmup-stable-decay)."""
-    left = (1.0 - spent) / fraction
-    return floor + (1.0 - floor) * min(1.0, max(left, 0.0))
 
 
 def _seed_everything(seed: int) -> None:

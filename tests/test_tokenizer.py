@@ -13,14 +13,12 @@ import sentencepiece as spm
 
 from nmt.cli import main
 from nmt.config import TokenizerConfig
+from nmt.constants import JOINT_SPM_FILE, SRC_SPM_FILE, TGT_SPM_FILE
 from nmt.errors import NMTError
 from nmt.tokenizer import (
     BOS_ID,
     EOS_ID,
-    JOINT_MODEL,
     PAD_ID,
-    SRC_MODEL,
-    TGT_MODEL,
     UNK_ID,
     Tokenizer,
     TokenizerError,
@@ -137,8 +135,8 @@ def test_joint_training_writes_one_model_separate_writes_two(
 ) -> None:
     joint.save(tmp_path / "j")
     separate.save(tmp_path / "s")
-    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [JOINT_MODEL]
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [SRC_MODEL, TGT_MODEL]
+    assert sorted(p.name for p in (tmp_path / "j").iterdir()) == [JOINT_SPM_FILE]
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [SRC_SPM_FILE, TGT_SPM_FILE]
     assert joint.joint and not separate.joint
     assert joint.src_vocab_size == joint.tgt_vocab_size == VOCAB_SIZE
     assert separate.src_vocab_size == separate.tgt_vocab_size == VOCAB_SIZE
@@ -175,7 +173,7 @@ def test_load_without_model_names_the_directory(tmp_path: Path) -> None:
 
 def test_load_with_only_one_separate_model_is_an_error(separate: Tokenizer, tmp_path: Path) -> None:
     separate.save(tmp_path)
-    (tmp_path / TGT_MODEL).unlink()
+    (tmp_path / TGT_SPM_FILE).unlink()
     with pytest.raises(TokenizerError, match="no SentencePiece model found"):
         Tokenizer.load(tmp_path)
 
@@ -187,17 +185,17 @@ def test_load_rejects_a_model_with_other_special_ids(
     spm.SentencePieceTrainer.train(  # SentencePiece's defaults: unk=0, bos=1, eos=2, no pad
         input=corpus[1], model_writer=model, vocab_size=100, minloglevel=2
     )
-    (tmp_path / JOINT_MODEL).write_bytes(model.getvalue())
+    (tmp_path / JOINT_SPM_FILE).write_bytes(model.getvalue())
     with pytest.raises(
-        TokenizerError, match=rf"{tmp_path / JOINT_MODEL}: special ids are pad=-1, unk=0"
+        TokenizerError, match=rf"{tmp_path / JOINT_SPM_FILE}: special ids are pad=-1, unk=0"
     ):
         Tokenizer.load(tmp_path)
 
 
 def test_load_rejects_a_file_that_is_not_a_model(tmp_path: Path) -> None:
-    (tmp_path / JOINT_MODEL).write_bytes(b"not a model")
+    (tmp_path / JOINT_SPM_FILE).write_bytes(b"not a model")
     with pytest.raises(
-        TokenizerError, match=f"{tmp_path / JOINT_MODEL}: not a SentencePiece model"
+        TokenizerError, match=f"{tmp_path / JOINT_SPM_FILE}: not a SentencePiece model"
     ):
         Tokenizer.load(tmp_path)
 

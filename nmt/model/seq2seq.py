@@ -6,12 +6,11 @@ import torch
 from torch import Tensor, nn
 
 from nmt.config import ModelConfig
+from nmt.constants import PAD_ID
 from nmt.model.cells import RecurrentState
 from nmt.model.decoder import DecoderState, EncoderOutput, RecurrentDecoder
 from nmt.model.encoder import RecurrentEncoder
 from nmt.model.loss import copy_cross_entropy, copy_log_probs, smoothed_cross_entropy
-
-PAD_ID = 0  # the tokenizer's fixed padding id
 
 
 class Bridge(nn.Module):
@@ -111,30 +110,12 @@ class Seq2Seq(nn.Module):
             feed = memory.new_zeros(src.size(0), self.config.decoder_hidden)
         return encoded, DecoderState(hidden, feed)
 
-    def decode_vectors(
-        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
-    ) -> Tensor:
-        """Teacher-forced attentional vectors (batch, tgt_len, decoder_hidden); no output layer."""
-        return self._decode(src, src_lengths, tgt_in, tgt_lengths)[0]
-
     def _decode(
         self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
     ) -> tuple[Tensor, Tensor]:
         """Teacher-forced attentional vectors and attention weights (batch, tgt_len, src_len)."""
         encoded, state = self.encode(src, src_lengths)
         return self.decoder(tgt_in, tgt_lengths, encoded, state)
-
-    def forced_log_probs(
-        self, src: Tensor, src_lengths: Tensor, tgt_in: Tensor, tgt_lengths: Tensor
-    ) -> Tensor:
-        """Teacher-forced log-probabilities (batch, tgt_len, vocab), what ``step`` gives."""
-        vectors, weights = self._decode(src, src_lengths, tgt_in, tgt_lengths)
-        batch, length = tgt_in.shape
-        rows_src = src.unsqueeze(1).expand(batch, length, src.size(1)).reshape(batch * length, -1)
-        log_probs = self._log_probs(
-            vectors.reshape(batch * length, -1), weights.reshape(batch * length, -1), rows_src
-        )
-        return log_probs.view(batch, length, -1)
 
     def _log_probs(self, vectors: Tensor, weights: Tensor, src: Tensor) -> Tensor:
         """(rows, vocab) log-probabilities from attentional vectors, with copying if enabled."""
