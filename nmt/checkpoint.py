@@ -19,6 +19,7 @@ from typing import Any
 
 import torch
 
+from nmt.constants import CHECKPOINT_DIR, WEIGHTS_FILE
 from nmt.errors import NMTError
 
 
@@ -148,6 +149,60 @@ def load_latest_checkpoint(
         except CheckpointError as error:
             print(f"warning: {error}; trying the previous checkpoint", flush=True)
     return None
+
+
+# ---- a model directory's training files --------------------------------------------------------
+
+
+def best_weights(state: dict[str, Any], step: int) -> dict[str, Any]:
+    """What ``model.pt`` keeps of a full training state: what translation needs."""
+    keys = ("model", "src_vocab_size", "tgt_vocab_size", "metrics")
+    return {key: state[key] for key in keys if key in state} | {"step": step}
+
+
+def repair_best_weights(model_dir: str | Path, best_step: int) -> bool:
+    """Make ``model.pt`` hold ``best_step`` (the best step a checkpoint records), rewriting it
+    from that step's checkpoint if a crash between the two writes left an older one; True if it
+    was rewritten. A CheckpointError if that checkpoint cannot be read."""
+    model_dir = Path(model_dir)
+    try:
+        if load_checkpoint(model_dir / WEIGHTS_FILE).get("step") == best_step:
+            return False
+    except CheckpointError:
+        pass  # missing or unreadable: rewrite it
+    state = load_checkpoint(model_dir / CHECKPOINT_DIR / step_checkpoint_name(best_step))
+    save_checkpoint(best_weights(state, best_step), model_dir / WEIGHTS_FILE)
+    return True
+
+
+def set_aside_newer(directory: str | Path, after: int) -> list[Path]:
+    """Rename the step checkpoints newer than ``after`` to ``NAME.unreadable`` (resuming from
+    ``after`` means they could not be read), so that pruning, which keeps the newest step
+    numbers, never keeps them instead of a good one."""
+    moved = []
+    for step, path in list_step_checkpoints(directory):
+        if step > after:
+            path.replace(path.with_name(path.name + ".unreadable"))
+            moved.append(path)
+    return moved
+
+
+def prune_checkpoints(directory: str | Path, keep_last: int, keep_steps: set[int]) -> None:
+    """Delete the step checkpoints of ``directory`` but the newest ``keep_last`` and
+    ``keep_steps``."""
+    found = list_step_checkpoints(directory)
+    keep = {step for step, _ in found[-max(keep_last, 1) :]} | keep_steps
+    for step, path in found:
+        if step not in keep:
+            path.unlink(missing_ok=True)
+
+
+def clear_training_state(model_dir: str | Path) -> None:
+    """Delete the step checkpoints and best weights of ``model_dir`` (to train from step 0)."""
+    model_dir = Path(model_dir)
+    for _, path in list_step_checkpoints(model_dir / CHECKPOINT_DIR):
+        path.unlink()
+    (model_dir / WEIGHTS_FILE).unlink(missing_ok=True)
 
 
 def tensor_aliases(weights: dict[str, torch.Tensor]) -> dict[str, str]:

@@ -1,18 +1,12 @@
 """The training loop: backpropagation through time over whole sentences, clipping, schedules,
 validation with BLEU/chrF, early stopping and resumable checkpoints.
 
-A model directory holds everything needed to continue or to translate::
-
-    config.yaml         the resolved configuration
-    spm*.model          the SentencePiece model(s)
-    model.pt            the weights of the best validation so far (what `nmt translate` loads)
-    checkpoints/        step_N.pt: full training state, the last `keep_last` and best `keep_best`
-    train_log.jsonl     one JSON object per log line and per validation
-    .lock               held by the running training (see nmt.lock)
+A model directory (its files: :mod:`nmt.constants`) holds everything needed to continue or to
+translate.
 
 Crash consistency: a step checkpoint is written before ``model.pt``, so a crash between the two
 leaves a checkpoint that names a best step ``model.pt`` does not hold yet; resuming rewrites
-``model.pt`` from that step's checkpoint (:meth:`Trainer._repair_best_weights`).
+``model.pt`` from that step's checkpoint (:func:`nmt.checkpoint.repair_best_weights`).
 """
 
 from __future__ import annotations
@@ -35,11 +29,15 @@ from tqdm import tqdm
 from nmt import evaluation
 from nmt.checkpoint import (
     CheckpointError,
+    best_weights,
+    clear_training_state,
     list_step_checkpoints,
-    load_checkpoint,
     load_latest_checkpoint,
+    prune_checkpoints,
     remove_stale_temporaries,
+    repair_best_weights,
     save_checkpoint,
+    set_aside_newer,
     step_checkpoint_name,
 )
 from nmt.config import Config, save_config
@@ -105,7 +103,7 @@ def train(config: Config, resume: bool = False, restart: bool = False) -> dict[s
         lock.acquire()
     try:
         if restart and process.is_main:
-            _clear_training_state(Path(config.training.model_dir))
+            clear_training_state(config.training.model_dir)
         barrier(process)
         metrics = Trainer(config, process, device, resume).run()
     finally:
@@ -265,35 +263,19 @@ class Trainer:
             torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
         self._log({"event": "resume", "checkpoint": str(path), "step": self.progress.step})
         if self.process.is_main:
-            self._set_aside_unreadable(after=self.progress.step)
-            self._repair_best_weights()
+            self._repair_files()
 
-    def _set_aside_unreadable(self, after: int) -> None:
-        """Rename the unreadable checkpoints newer than the one resumed from, so that pruning,
-        which keeps the newest step numbers, never keeps them instead of a good one."""
-        for step, path in list_step_checkpoints(self.checkpoint_dir):
-            if step > after:
-                path.replace(path.with_name(path.name + ".unreadable"))
-                self._log({"event": "unreadable_checkpoint", "checkpoint": str(path)})
-
-    def _repair_best_weights(self) -> None:
-        """Make ``model.pt`` hold the best step that the checkpoint records (a crash between
-        writing the step checkpoint and ``model.pt`` leaves an older one)."""
+    def _repair_files(self) -> None:
+        """After a crash: unreadable newer checkpoints set aside, ``model.pt`` made to hold the
+        best step that the resumed checkpoint records."""
+        for path in set_aside_newer(self.checkpoint_dir, after=self.progress.step):
+            self._log({"event": "unreadable_checkpoint", "checkpoint": str(path)})
         best_step = int(self.progress.best[0][1]) if self.progress.best else self.progress.step
-        weights_path = self.model_dir / WEIGHTS_FILE
         try:
-            if load_checkpoint(weights_path).get("step") == best_step:
-                return
-        except CheckpointError:
-            pass  # missing or unreadable: rewrite it
-        source = self.checkpoint_dir / step_checkpoint_name(best_step)
-        try:
-            state = load_checkpoint(source)
+            if repair_best_weights(self.model_dir, best_step):
+                self._log({"event": "repaired", "file": WEIGHTS_FILE, "step": best_step})
         except CheckpointError as error:
-            self._log({"event": "warning", "message": f"model.pt not repaired: {error}"})
-            return
-        save_checkpoint(_best_weights(state, best_step), weights_path)
-        self._log({"event": "repaired", "file": str(weights_path), "step": best_step})
+            self._log({"event": "warning", "message": f"{WEIGHTS_FILE} not repaired: {error}"})
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -450,6 +432,11 @@ class Trainer:
                 "training.clip_norm, then resume or restart"
             )
 
+    def position(self) -> dict[str, int]:
+        """Where training is in its data, in global batches (so the number of processes may
+        change on resume)."""
+        return {"epoch": self.epoch, "global_consumed": self.consumed * self.process.world_size}
+
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -521,10 +508,7 @@ class Trainer:
             "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict(),
             "progress": vars(self.progress),
-            "sampler": {
-                "epoch": self.epoch,
-                "global_consumed": self.consumed * self.process.world_size,
-            },
+            "sampler": self.position(),
             "rng": _rng_state(),
             "src_vocab_size": self.tokenizer.src_vocab_size,
             "tgt_vocab_size": self.tokenizer.tgt_vocab_size,
@@ -535,18 +519,10 @@ class Trainer:
         if (no_scores and not self.progress.best) or (
             self.progress.best and self.progress.best[0][1] == step
         ):
-            save_checkpoint(_best_weights(state, step), self.model_dir / WEIGHTS_FILE)
-        self._prune_checkpoints()
-
-    def _prune_checkpoints(self) -> None:
-        """Keep the last ``keep_last`` step checkpoints and those of the best ``keep_best``; the
-        one just written is always among them."""
-        found = list_step_checkpoints(self.checkpoint_dir)
-        keep = {step for step, _ in found[-max(self.cfg.keep_last, 1) :]} | {self.progress.step}
-        keep |= {int(step) for _, step in self.progress.best[: self.cfg.keep_best]}
-        for step, path in found:
-            if step not in keep:
-                path.unlink(missing_ok=True)
+            save_checkpoint(best_weights(state, step), self.model_dir / WEIGHTS_FILE)
+        # the best keep_best and the one just written stay, whatever keep_last says
+        best_steps = {int(step) for _, step in self.progress.best[: self.cfg.keep_best]}
+        prune_checkpoints(self.checkpoint_dir, self.cfg.keep_last, best_steps | {step})
 
     def _budget_spent(self) -> float:
         """The fraction of the training budget used: of ``max_minutes`` or of ``max_steps``,
@@ -582,19 +558,6 @@ class Trainer:
             log.write(json.dumps(record) + "\n")
         if record.get("event") in ("valid", "data", "resume", "early_stop", "time_limit"):
             tqdm.write(json.dumps(record))
-
-
-def _best_weights(state: dict[str, Any], step: int) -> dict[str, Any]:
-    """What ``model.pt`` holds of a full training state: what translation needs."""
-    keys = ("model", "src_vocab_size", "tgt_vocab_size", "metrics")
-    return {key: state[key] for key in keys if key in state} | {"step": step}
-
-
-def _clear_training_state(model_dir: Path) -> None:
-    """--restart: delete the step checkpoints and best weights of ``model_dir``."""
-    for _, path in list_step_checkpoints(model_dir / CHECKPOINT_DIR):
-        path.unlink()
-    (model_dir / WEIGHTS_FILE).unlink(missing_ok=True)
 
 
 def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:

@@ -75,12 +75,32 @@ def final_weights(model_dir: Path) -> dict[str, torch.Tensor]:
     return load_checkpoint(path)["model"]
 
 
+def resumed_trainer(config: Config) -> Trainer:
+    """A trainer resuming in ``config``'s directory, checked to hold the newest checkpoint's state
+    (step, data position, weights, optimizer) before it trains: a resume that silently started
+    from step 0 would train the same bits as an uninterrupted run and pass a comparison alone."""
+    trainer = Trainer(config, Process(), torch.device("cpu"), resume=True)
+    checkpoint_dir = Path(config.training.model_dir) / "checkpoints"
+    state = load_checkpoint(list_step_checkpoints(checkpoint_dir)[-1][1])
+    assert trainer.progress.step == state["progress"]["step"] > 0
+    assert trainer.progress.best == state["progress"]["best"]
+    assert trainer.position() == state["sampler"]
+    for name, tensor in state["model"].items():
+        assert torch.equal(trainer.model.state_dict()[name], tensor), name
+    optimizer = trainer.optimizer.state_dict()
+    assert optimizer["param_groups"] == state["optimizer"]["param_groups"]
+    for index, moments in state["optimizer"]["state"].items():
+        for key, value in moments.items():
+            assert torch.equal(optimizer["state"][index][key], value), (index, key)
+    return trainer
+
+
 def test_resume_continues_bitwise_identically(corpus, tmp_path: Path) -> None:
     straight = tmp_path / "straight"
     train(make_config(corpus, straight, max_steps=8))
     interrupted = tmp_path / "interrupted"
     train(make_config(corpus, interrupted, max_steps=4))
-    train(make_config(corpus, interrupted, max_steps=8), resume=True)
+    resumed_trainer(make_config(corpus, interrupted, max_steps=8)).run()
     expected, resumed = final_weights(straight), final_weights(interrupted)
     assert expected.keys() == resumed.keys()
     for name in expected:
@@ -112,9 +132,11 @@ def test_resume_spans_an_epoch_boundary(corpus, tmp_path: Path) -> None:
     straight, interrupted = tmp_path / "a", tmp_path / "b"
     train(make_config(corpus, straight, max_steps=30, valid_every=6, max_tokens=400))
     train(make_config(corpus, interrupted, max_steps=18, valid_every=6, max_tokens=400))
-    train(
-        make_config(corpus, interrupted, max_steps=30, valid_every=6, max_tokens=400), resume=True
+    trainer = resumed_trainer(
+        make_config(corpus, interrupted, max_steps=30, valid_every=6, max_tokens=400)
     )
+    assert trainer.position()["epoch"] > 0  # the resume lands in a later epoch
+    trainer.run()
     for name, tensor in final_weights(straight).items():
         assert torch.equal(tensor, final_weights(interrupted)[name]), name
 
@@ -196,7 +218,7 @@ def test_decay_schedule_resumes_where_it_stopped(corpus, tmp_path: Path) -> None
     crashed._update = crash_after_four_steps
     with pytest.raises(KeyboardInterrupt):
         crashed.run()
-    train(make_config(corpus, tmp_path / "crashed", **options), resume=True)
+    resumed_trainer(make_config(corpus, tmp_path / "crashed", **options)).run()
     for name, tensor in final_weights(tmp_path / "straight").items():
         assert torch.equal(tensor, final_weights(tmp_path / "crashed")[name]), name
 
@@ -260,7 +282,9 @@ def test_streaming_mode_trains_and_resumes_bitwise(corpus, tmp_path: Path) -> No
     common = dict(valid_every=5, max_tokens=300, max_epochs=0)
     train(streamed(make_config(corpus, straight, max_steps=12, **common)))
     train(streamed(make_config(corpus, interrupted, max_steps=5, **common)))
-    train(streamed(make_config(corpus, interrupted, max_steps=12, **common)), resume=True)
+    trainer = resumed_trainer(streamed(make_config(corpus, interrupted, max_steps=12, **common)))
+    assert trainer.position()["global_consumed"] > 0  # mid-epoch
+    trainer.run()
     expected, resumed = final_weights(straight), final_weights(interrupted)
     for name in expected:
         assert torch.equal(expected[name], resumed[name]), name
