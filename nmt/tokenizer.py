@@ -25,6 +25,7 @@ from nmt.constants import (
     UNK_ID,
 )
 from nmt.errors import NMTError
+from nmt.textio import iter_lines
 
 _SPECIAL_IDS = {"pad": PAD_ID, "unk": UNK_ID, "bos": BOS_ID, "eos": EOS_ID}
 
@@ -190,8 +191,6 @@ def _train_model(config: TokenizerConfig, files: list[str], threads: int) -> byt
 
 
 def _sentences(files: Iterable[str]) -> Iterator[str]:
-    from nmt.data import iter_lines  # deferred: nmt.data imports this module for the special ids
-
     for path in files:
         yield from iter_lines(path)
 
