@@ -22,6 +22,7 @@ from sacrebleu.metrics.base import Metric
 from sacrebleu.significance import PairedTest
 
 from nmt.errors import NMTError
+from nmt.textio import iter_lines
 
 METRICS: tuple[str, ...] = ("bleu", "chrf", "chrf++", "ter")
 DEFAULT_METRICS: tuple[str, ...] = ("bleu", "chrf", "ter")
@@ -114,29 +115,12 @@ def higher_is_better(metric: str) -> bool:
 def read_text_file(path: str | Path) -> list[str]:
     """Read a UTF-8 file into lines the way the ``sacrebleu`` command line does.
 
-    Lines are split on ``\\n`` only (not on the Unicode separators ``str.splitlines`` honours) and
-    trailing whitespace is stripped, so line counts agree with ``wc -l`` and scores with sacrebleu.
+    Lines are split by :mod:`nmt.textio`'s rules (at ``\n`` only, not at the Unicode separators
+    ``str.splitlines`` honours) and trailing whitespace is stripped, so line counts agree with
+    ``wc -l`` and scores with sacrebleu. One difference, on purpose: a byte-order mark at the
+    start of the file is dropped (sacrebleu would score it as part of the first segment).
     """
-    path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise EvaluationError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise EvaluationError(f"{path}: is a directory, expected a text file") from None
-    except OSError as error:
-        raise EvaluationError(f"{path}: cannot read: {error.strerror}") from None
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
-        raise EvaluationError(
-            f"{path}, line {line}: not valid UTF-8 ({error.reason}); convert the file to UTF-8"
-        ) from None
-    lines = text.split("\n")
-    if lines[-1] == "":
-        lines.pop()
-    return [line.rstrip() for line in lines]
+    return [line.rstrip() for line in iter_lines(path)]
 
 
 def check_aligned(

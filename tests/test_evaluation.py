@@ -17,6 +17,7 @@ import pytest
 from nmt import evaluation
 from nmt.cli import main
 from nmt.evaluation import EvaluationError
+from nmt.textio import TextError
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
 DEV_SETS = ["flores/dev.es", "tatoeba/dev.es", "wmt/newstest2012.es"]
@@ -258,11 +259,13 @@ def test_unknown_metric_is_an_error_listing_the_choices(tmp_path: Path, capsys) 
 
 
 def test_missing_file_and_bad_utf8_are_errors_naming_the_file(tmp_path: Path) -> None:
-    with pytest.raises(EvaluationError, match="no such file"):
+    with pytest.raises(TextError, match="missing.es: file not found"):
         evaluation.read_text_file(tmp_path / "missing.es")
+    with pytest.raises(TextError, match="is a directory"):
+        evaluation.read_text_file(tmp_path)
     latin1 = tmp_path / "latin1.es"
     latin1.write_bytes("hola\nañO\n".encode("latin-1"))
-    with pytest.raises(EvaluationError, match=rf"{latin1}, line 2: not valid UTF-8"):
+    with pytest.raises(TextError, match=rf"{latin1}:2: invalid UTF-8"):
         evaluation.read_text_file(latin1)
 
 
@@ -317,7 +320,7 @@ def test_lines_split_like_sacrebleu_on_newline_only_with_trailing_space_stripped
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "odd.es"
-    path.write_bytes("uno \r\ndos\u2028tres\n\ncuatro".encode())
+    path.write_bytes("\ufeffuno \r\ndos\u2028tres\n\ncuatro".encode())
     assert evaluation.read_text_file(path) == ["uno", "dos\u2028tres", "", "cuatro"]
 
 
