@@ -26,7 +26,6 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from nmt import evaluation
 from nmt.checkpoint import (
     CheckpointError,
     best_weights,
@@ -74,6 +73,7 @@ from nmt.lock import DirectoryLock
 from nmt.model import build_model
 from nmt.schedule import build_schedule
 from nmt.tokenizer import Tokenizer, train_tokenizer
+from nmt.validation import Validator
 
 
 @dataclass
@@ -212,25 +212,7 @@ class Trainer:
                 num_replicas=self.process.world_size,
                 rank=self.process.rank,
             )
-        self.dev_batches: list[Batch] = []
-        self.dev_src: list[str] = []
-        self.dev_ref: list[str] = []
-        if self.config.data.dev_src and self.config.data.dev_tgt:
-            dev_set, _ = prepare_dataset(self.config.data, self.tokenizer, "dev")
-            dev_set = dev_set.select(range(min(len(dev_set), self.cfg.valid_max_sentences)))
-            rows = dev_set.with_format(None)[:]
-            self.dev_src, self.dev_ref = rows["src"], rows["tgt"]
-            dev_sampler = TokenBatchSampler(
-                rows["src_len"],
-                rows["tgt_len"],
-                self.cfg.max_tokens,
-                0,
-                shuffle=False,
-            )
-            self.dev_batches = [
-                collate([{"src_ids": rows["src_ids"][i], "tgt_ids": rows["tgt_ids"][i]} for i in b])
-                for b in dev_sampler
-            ]
+        self.validator = Validator(self.config, self.tokenizer, self.device)
         if self.process.is_main:
             barrier(self.process)
 
@@ -454,29 +436,13 @@ class Trainer:
         barrier(self.process)
         return metrics
 
-    @torch.no_grad()
     def _validate(self) -> dict[str, Any]:
+        """Validation metrics, and whether they improve on the best so far."""
         metrics: dict[str, Any] = {"event": "valid", "step": self.progress.step}
-        if not self.dev_batches:
+        if not self.validator:
             self._log(metrics)
             return metrics
-        self.model.eval()
-        loss_sum, tokens = 0.0, 0
-        for batch in self.dev_batches:
-            with autocast(self.device, self.cfg.precision):
-                loss, n, _ = _loss(self.model, batch.to(self.device), 0.0)
-            loss_sum += loss.item()
-            tokens += n
-        metrics["loss"] = loss_sum / tokens
-        metrics["ppl"] = math.exp(min(metrics["loss"], 100.0))
-        if self.cfg.valid_metric != "loss":
-            from nmt.translator import Translator
-
-            translator = Translator(self.model, self.tokenizer, self.config, device=self.device)
-            hypotheses = translator.translate(self.dev_src, beam_size=self.cfg.valid_beam_size)
-            for score in evaluation.compute_scores(hypotheses, [self.dev_ref], ("bleu", "chrf")):
-                metrics[score.name] = score.score
-        self.model.train()
+        metrics.update(self.validator(self.model))
         # higher is better for the score that picks checkpoints
         score = (
             -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
