@@ -50,9 +50,10 @@ LANGS = ("en", "es")
 PREFILTERED_SETS = ("tatoeba/train", "newscommentary/train")
 # Earlier WMT test sets: in-domain news (headlines included) for the newstest2012 target. Unlike
 # the corpora above they were not filtered for overlap in the shared copy, so stage 0 does it.
-# Read 4 times an epoch: es-en newstest2012 chrF +0.8, FLORES +0.3 (docs/results.md, "Earlier
-# WMT news test sets as training data"); newssyscomb2009 and the unread lines of the news
-# validation set another +0.3 and +0.2 ("The more-news es-en run").
+# Read 4 times an epoch: es-en newstest2012 chrF +0.8, FLORES +0.3
+# (docs/experiments/recipe-2026-11-27.md, "Earlier WMT news test sets as training data");
+# newssyscomb2009 and the unread lines of the news validation set another +0.3 and +0.2
+# (docs/experiments/recipe-2026-11-28.md, "The more-news es-en run").
 NEWS_TRAIN_SETS = (
     "wmt/newstest2008",
     "wmt/newstest2009",

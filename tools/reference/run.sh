@@ -2,11 +2,12 @@
 # Train the reference model on Tatoeba, then measure training and decoding throughput.
 #
 #   tools/reference/run.sh                       # DATA_DIR=../shared/data/en-es, 2000 steps
-#   STEPS=1000 PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # docs/results.md's runs
+#   STEPS=1000 PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # docs/experiments/*-speed.md
 #   STEPS=500 OUT=exp/ref-short tools/reference/run.sh
 #   PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # decode the peers' 500 test lines
 #
-# Results go to $OUT/bench_*.json; docs/results.md quotes them with this command.
+# Results go to $OUT/bench_*.json; docs/results.md (today's figures) and
+# docs/experiments/training-speed.md and decoding-speed.md (the runs) quote them with this command.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA_DIR="${DATA_DIR:-../shared/data/en-es}"
