@@ -43,8 +43,6 @@ from nmt.config import Config, save_config
 from nmt.constants import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
-    JOINT_SPM_FILE,
-    SRC_SPM_FILE,
     TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
@@ -71,6 +69,7 @@ from nmt.distributed import (
 from nmt.errors import NMTError
 from nmt.lock import DirectoryLock
 from nmt.model import build_model
+from nmt.model_dir import ModelDir, load_weights
 from nmt.schedule import build_schedule
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.validation import Validator
@@ -90,12 +89,19 @@ class TrainingDiverged(NMTError):
     """Too many updates in a row had a non-finite loss or gradient."""
 
 
-def train(config: Config, resume: bool = False, restart: bool = False) -> dict[str, Any]:
+def train(
+    config: Config,
+    resume: bool = False,
+    restart: bool = False,
+    init_from: str | Path | None = None,
+) -> dict[str, Any]:
     """Train the model described by ``config``; returns the last validation's metrics.
 
     ``resume`` continues from the newest readable checkpoint of ``training.model_dir``;
     ``restart`` deletes its checkpoints and best weights first and trains from step 0 (the
-    tokenizer there is kept). The main process holds the directory's lock throughout.
+    tokenizer there is kept). ``init_from`` (fine-tuning) starts from another model directory's
+    tokenizer and best weights, with a fresh optimizer and schedule. The main process holds the
+    directory's lock throughout.
     """
     process, device = init_process(config.training.device)
     lock = DirectoryLock(config.training.model_dir)
@@ -105,7 +111,7 @@ def train(config: Config, resume: bool = False, restart: bool = False) -> dict[s
         if restart and process.is_main:
             clear_training_state(config.training.model_dir)
         barrier(process)
-        metrics = Trainer(config, process, device, resume).run()
+        metrics = Trainer(config, process, device, resume, init_from).run()
     finally:
         lock.release()
     # free the trainer and its DDP reducer (reference cycles too) while the process group still
@@ -116,7 +122,14 @@ def train(config: Config, resume: bool = False, restart: bool = False) -> dict[s
 
 
 class Trainer:
-    def __init__(self, config: Config, process: Process, device: torch.device, resume: bool):
+    def __init__(
+        self,
+        config: Config,
+        process: Process,
+        device: torch.device,
+        resume: bool,
+        init_from: str | Path | None = None,
+    ):
         # the resolved precision is what config.yaml records; the caller's config stays as given
         precision = resolve_precision(config.training.precision, device)
         self.config = replace(config, training=replace(config.training, precision=precision))
@@ -143,11 +156,17 @@ class Trainer:
                 print(f"removed {stale}, left by a save that was killed mid-write", flush=True)
         # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
         _seed_everything(self.cfg.seed)
+        self.init_from = ModelDir(init_from) if init_from is not None and found is None else None
         self.tokenizer = self._tokenizer()
         self._prepare_data()
-        self.model = build_model(
-            self.config.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size
-        ).to(device)
+        if self.init_from is not None:  # fine-tuning: the other model's weights, checked to fit
+            self.model = load_weights(self.init_from.weights, self.config, self.tokenizer)
+            self.model.to(device)
+            self._log({"event": "init_from", "weights": str(self.init_from.weights)})
+        else:
+            self.model = build_model(
+                self.config.model, self.tokenizer.src_vocab_size, self.tokenizer.tgt_vocab_size
+            ).to(device)
         if process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + process.rank)
         self.ddp_model = wrap_model(self.model, process, device)
@@ -168,8 +187,13 @@ class Trainer:
     # ---- setup -------------------------------------------------------------------------------
 
     def _tokenizer(self) -> Tokenizer:
-        """Reuse the tokenizer of the model directory, or train one there (rank 0) first."""
-        if self.process.is_main and not _has_tokenizer(self.model_dir):
+        """Reuse the tokenizer of the model directory, or take the one of the model fine-tuned
+        from, or train one there (rank 0) first."""
+        here = ModelDir(self.model_dir)
+        if self.init_from is not None:
+            if self.process.is_main:
+                self._check_tokenizer_for_fine_tuning(here)
+        elif self.process.is_main and not here.has_tokenizer():
             data = self.config.data
             if not data.train_src:
                 raise NMTError("training a tokenizer needs local files in data.train_src/train_tgt")
@@ -182,6 +206,26 @@ class Trainer:
             )
         barrier(self.process)
         return Tokenizer.load(self.model_dir)
+
+    def _check_tokenizer_for_fine_tuning(self, here: ModelDir) -> None:
+        """Fine-tuning keeps the vocabulary the weights were trained with: copied in if this
+        directory has none, else it must be the same SentencePiece model(s)."""
+        source = self.init_from
+        assert source is not None
+        source.check_exists()
+        if not source.has_tokenizer():
+            raise NMTError(f"--init-from {source.path}: it holds no SentencePiece model")
+        if not here.has_tokenizer():
+            source.copy_tokenizer_to(here)
+            return
+        mine = {path.name: path.read_bytes() for path in here.tokenizer_files}
+        theirs = {path.name: path.read_bytes() for path in source.tokenizer_files}
+        if mine != theirs:
+            raise NMTError(
+                f"{self.model_dir} holds another SentencePiece vocabulary than --init-from "
+                f"{source.path}; fine-tuning must keep the vocabulary the weights were trained "
+                "with: use an empty training.model_dir"
+            )
 
     def _prepare_data(self) -> None:
         # rank 0 tokenizes and fills the Arrow cache first; the other ranks then read the cache
@@ -565,10 +609,6 @@ class _Window:
         }
         self.__init__()
         return record
-
-
-def _has_tokenizer(directory: Path) -> bool:
-    return (directory / JOINT_SPM_FILE).is_file() or (directory / SRC_SPM_FILE).is_file()
 
 
 def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
