@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import io
 import os
+import sys
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import sentencepiece as spm
+from tqdm import tqdm
 
 from nmt.config import TokenizerConfig
 from nmt.constants import (
@@ -162,10 +165,13 @@ def train_tokenizer(
 
 
 def _train_model(config: TokenizerConfig, files: list[str], threads: int) -> bytes:
+    """One SentencePiece model, with progress on stderr: reading a big corpus and training on
+    it take minutes, and SentencePiece itself is kept quiet (``minloglevel``)."""
     model = io.BytesIO()
+    start = time.monotonic()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=_sentences(files),
+            sentence_iterator=_sentences(files, config),
             model_writer=model,
             model_type=config.model_type,
             vocab_size=config.vocab_size,
@@ -187,12 +193,27 @@ def _train_model(config: TokenizerConfig, files: list[str], threads: int) -> byt
         raise TokenizerError(
             f"SentencePiece training on {', '.join(files)} failed: {error}"
         ) from None
+    _progress(f"SentencePiece: done in {time.monotonic() - start:.0f} s")
     return model.getvalue()
 
 
-def _sentences(files: Iterable[str]) -> Iterator[str]:
-    for path in files:
-        yield from iter_lines(path)
+def _sentences(files: Iterable[str], config: TokenizerConfig) -> Iterator[str]:
+    lines = 0
+    with tqdm(desc="SentencePiece: reading", unit=" lines", file=sys.stderr, mininterval=5) as bar:
+        for path in files:
+            for line in iter_lines(path):
+                lines += 1
+                bar.update()
+                yield line
+    sampled = min(lines, config.input_sentence_size)
+    _progress(
+        f"SentencePiece: training a {config.model_type} model of {config.vocab_size} pieces on "
+        f"{sampled:,} of {lines:,} lines (minutes on a large corpus)"
+    )
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def _read_model(path: Path) -> bytes:

@@ -218,6 +218,20 @@ def test_user_defined_symbols_are_single_pieces(corpus: tuple[str, str], tmp_pat
     assert "@@URL@@" in tokenizer.src_pieces(["see @@URL@@"])[0]
 
 
+def test_training_reports_its_progress_on_stderr(
+    corpus: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = sum(len(Path(path).read_text().splitlines()) for path in corpus)
+    config = TokenizerConfig(vocab_size=VOCAB_SIZE, input_sentence_size=200)
+    train_tokenizer(config, [corpus[0]], [corpus[1]], tmp_path)
+    err = capsys.readouterr().err
+    assert (
+        f"SentencePiece: training a unigram model of {VOCAB_SIZE} pieces on 200 of {lines:,} lines"
+        in err
+    )
+    assert "SentencePiece: done in" in err
+
+
 def test_training_on_a_missing_file_names_it(corpus: tuple[str, str], tmp_path: Path) -> None:
     missing = str(tmp_path / "nope.en")
     with pytest.raises(NMTError, match=f"{missing}: file not found"):
