@@ -1,12 +1,15 @@
 """Typed configuration: dataclasses read from YAML, validated, overridable from the command line.
 
 A config file has up to five sections, one per dataclass below. Every key is checked: an unknown
-key or a value of the wrong type is a :class:`ConfigError` that names the key and the file.
+key, a value of the wrong type or outside the values its field declares (``allowed`` in the
+field's metadata: a :class:`Range` or a tuple of choices) is a :class:`ConfigError` that names the
+file, the key, the value and what is allowed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import types
 import typing
@@ -21,6 +24,46 @@ from nmt.errors import NMTError
 
 class ConfigError(NMTError):
     """A configuration file or override is invalid."""
+
+
+@dataclass(frozen=True)
+class Range:
+    """The numbers an option may take: from ``low`` to ``high``, each bound included unless
+    ``open_low``/``open_high``; a float must also be finite (NaN passes every comparison
+    unnoticed, and inf is no setting). ``length``: the option is a list of exactly that many
+    numbers, each in the range."""
+
+    low: float
+    high: float = math.inf
+    open_low: bool = False
+    open_high: bool = False
+    length: int | None = None
+
+    def holds(self, value: float) -> bool:
+        above = value > self.low if self.open_low else value >= self.low
+        below = value < self.high if self.open_high else value <= self.high
+        return math.isfinite(value) and above and below
+
+    def __str__(self) -> str:
+        if self.high == math.inf:
+            bounds = f"{'>' if self.open_low else '>='} {self.low:g}"
+        else:
+            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
+            bounds = f"{left}{self.low:g}, {self.high:g}{right}"
+        return bounds if self.length is None else f"{self.length} values, each in {bounds}"
+
+
+AT_LEAST_ONE = Range(1)  # counts and sizes for which 0 means nothing
+ZERO_OR_MORE = Range(0)  # for a count, the field's comment says what 0 means (off, no limit...)
+POSITIVE = Range(0, open_low=True)
+FRACTION = Range(0, 1, open_high=True)  # probabilities: 1 would drop or smooth away everything
+
+
+def option(default: Any, allowed: Range | tuple[str, ...]) -> Any:
+    """A dataclass field with its default and the values :func:`_validate` accepts for it."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"allowed": allowed})
+    return field(default=default, metadata={"allowed": allowed})
 
 
 @dataclass
@@ -40,15 +83,16 @@ class DataConfig:
     hf_split: str = "train"
     hf_src_column: str = "translation.en"
     hf_tgt_column: str = "translation.es"
-    # Filters, in subword pieces (before BOS/EOS are added).
-    min_len: int = 1
-    max_len: int = 100
-    max_ratio: float = 3.0
+    # Filters, in subword pieces (before BOS/EOS are added). max_len is also the longest input
+    # the translator hands the model at once (nmt.translator): a sentence needs 2 pieces or more.
+    min_len: int = option(1, AT_LEAST_ONE)
+    max_len: int = option(100, Range(2))
+    max_ratio: float = option(3.0, Range(1))  # longer side / shorter side, so never under 1
     # Training pairs (a fraction, picked by a hash of the source) whose final period is removed
     # from both sides: without them an unpunctuated input reads as a headline (nmt.data explains).
-    drop_final_period: float = 0.0
+    drop_final_period: float = option(0.0, Range(0, 1))
     # Tokenization with datasets.map: worker processes and Arrow cache location.
-    num_proc: int = 1
+    num_proc: int = option(1, AT_LEAST_ONE)
     cache_dir: str | None = None
     streaming: bool = False
 
@@ -57,13 +101,15 @@ class DataConfig:
 class TokenizerConfig:
     """SentencePiece subword model(s)."""
 
-    model_type: str = "unigram"  # unigram | bpe
-    vocab_size: int = 8000
+    model_type: str = option("unigram", ("unigram", "bpe"))
+    vocab_size: int = option(8000, AT_LEAST_ONE)
     joint: bool = True  # one model for both languages, or one per language
-    character_coverage: float = 1.0  # 1.0 keeps every accented letter of Spanish
+    # 1.0 keeps every accented letter of Spanish
+    character_coverage: float = option(1.0, Range(0, 1, open_low=True))
     user_defined_symbols: list[str] = field(default_factory=list)
-    input_sentence_size: int = 2_000_000  # sentences sampled to train SentencePiece
-    seed: int = 1
+    # sentences sampled to train SentencePiece; 0: all
+    input_sentence_size: int = option(2_000_000, ZERO_OR_MORE)
+    seed: int = option(1, ZERO_OR_MORE)
 
 
 @dataclass
@@ -71,17 +117,17 @@ class ModelConfig:
     """The recurrent encoder-decoder. ``preset`` fills every field it names first."""
 
     preset: str | None = None
-    cell: str = "gru"  # gru | lstm | rnn
-    emb_size: int = 256
-    encoder_hidden: int = 256  # per direction
-    encoder_layers: int = 1
+    cell: str = option("gru", ("gru", "lstm", "rnn"))
+    emb_size: int = option(256, AT_LEAST_ONE)
+    encoder_hidden: int = option(256, AT_LEAST_ONE)  # per direction
+    encoder_layers: int = option(1, AT_LEAST_ONE)
     bidirectional: bool = True
-    decoder_hidden: int = 512
-    decoder_layers: int = 1
-    attention: str = "bahdanau"  # bahdanau | dot | general
+    decoder_hidden: int = option(512, AT_LEAST_ONE)
+    decoder_layers: int = option(1, AT_LEAST_ONE)
+    attention: str = option("bahdanau", ("bahdanau", "dot", "general"))
     # Bahdanau's hidden layer, whose (queries x source positions x size) sigmoid is the largest
     # elementwise cost of a step; 0: decoder_hidden
-    attention_size: int = 0
+    attention_size: int = option(0, ZERO_OR_MORE)
     input_feeding: bool = True
     # Run the decoder RNN over the whole target at once in training; this variant has no input
     # feeding (a step that needs the previous attention cannot be fused), so input_feeding is unused.
@@ -93,7 +139,7 @@ class ModelConfig:
     # copy attention (pointer-generator): a gate mixes the attention over the source pieces into
     # the output distribution, so names and numbers can be copied; needs a joint vocabulary
     copy_attention: bool = False
-    dropout: float = 0.1
+    dropout: float = option(0.1, FRACTION)
 
 
 @dataclass
@@ -101,58 +147,71 @@ class TrainingConfig:
     """The training loop: optimisation, schedule, validation, checkpoints."""
 
     model_dir: str = "exp/model"
-    seed: int = 1234
-    max_tokens: int = 2000  # target tokens per batch: sentences x (longest target + EOS)
-    max_steps: int = 0  # 0 = no limit
-    max_epochs: int = 10
-    max_minutes: float = 0.0  # stop after this much training time, resumed runs included; 0 = none
-    optimizer: str = "adam"  # adam | adamw
-    lr: float = 1e-3
-    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
-    weight_decay: float = 0.0
-    clip_norm: float = 5.0
-    label_smoothing: float = 0.1
-    schedule: str = "constant"  # constant | inverse_sqrt | plateau | decay
-    warmup_steps: int = 0
-    decay_fraction: float = 0.2  # decay: the last fraction of the budget anneals lr to min_lr
-    plateau_factor: float = 0.5
-    plateau_patience: int = 2
-    min_lr: float = 1e-5
-    valid_every: int = 1000
-    valid_metric: str = "bleu"  # bleu | chrf | loss
-    valid_beam_size: int = 1
-    valid_max_sentences: int = 1000
-    early_stopping_patience: int = 0  # validations without improvement; 0 = never stop early
-    keep_best: int = 3
-    keep_last: int = 1
-    log_every: int = 100
-    threads: int = 0  # torch.set_num_threads; 0 leaves torch's default
-    device: str = "auto"  # auto | cpu | cuda
-    precision: str = "fp32"  # fp32 | bf16 | fp16 | auto (bf16 where the hardware has it)
-    update_freq: int = 1  # gradient accumulation: batches per optimizer step
-    max_nonfinite_updates: int = 5  # NaN/inf updates in a row (each skipped) before it stops
+    seed: int = option(1234, ZERO_OR_MORE)  # numpy's generators take no negative seed
+    # target tokens per batch: sentences x (longest target + EOS)
+    max_tokens: int = option(2000, AT_LEAST_ONE)
+    max_steps: int = option(0, ZERO_OR_MORE)  # 0 = no limit
+    max_epochs: int = option(10, ZERO_OR_MORE)  # 0 = no limit
+    # stop after this much training time, resumed runs included; 0 = none
+    max_minutes: float = option(0.0, ZERO_OR_MORE)
+    optimizer: str = option("adam", ("adam", "adamw"))
+    lr: float = option(1e-3, POSITIVE)
+    betas: list[float] = option([0.9, 0.999], Range(0, 1, open_high=True, length=2))
+    weight_decay: float = option(0.0, ZERO_OR_MORE)
+    clip_norm: float = option(5.0, ZERO_OR_MORE)  # gradient norm clipping; 0 = none
+    label_smoothing: float = option(0.1, FRACTION)
+    schedule: str = option("constant", ("constant", "inverse_sqrt", "plateau", "decay"))
+    warmup_steps: int = option(0, ZERO_OR_MORE)
+    # decay: the last fraction of the budget anneals lr to min_lr
+    decay_fraction: float = option(0.2, Range(0, 1, open_low=True))
+    plateau_factor: float = option(0.5, Range(0, 1, open_low=True, open_high=True))
+    plateau_patience: int = option(2, ZERO_OR_MORE)
+    min_lr: float = option(1e-5, ZERO_OR_MORE)  # at most lr
+    valid_every: int = option(1000, AT_LEAST_ONE)
+    valid_metric: str = option("bleu", ("bleu", "chrf", "loss"))
+    valid_beam_size: int = option(1, AT_LEAST_ONE)
+    valid_max_sentences: int = option(1000, AT_LEAST_ONE)
+    # validations without improvement; 0 = never stop early
+    early_stopping_patience: int = option(0, ZERO_OR_MORE)
+    keep_best: int = option(3, ZERO_OR_MORE)  # 0: no step checkpoint kept for its score
+    keep_last: int = option(1, AT_LEAST_ONE)
+    log_every: int = option(100, AT_LEAST_ONE)
+    threads: int = option(0, ZERO_OR_MORE)  # torch.set_num_threads; 0 leaves torch's default
+    device: str = option("auto", ("auto", "cpu", "cuda"))
+    # auto: bf16 where the hardware has it
+    precision: str = option("fp32", ("fp32", "bf16", "fp16", "auto"))
+    # gradient accumulation: batches per optimizer step
+    update_freq: int = option(1, AT_LEAST_ONE)
+    # NaN/inf updates in a row (each skipped) before it stops
+    max_nonfinite_updates: int = option(5, AT_LEAST_ONE)
 
 
 @dataclass
 class DecodingConfig:
     """Search settings used by validation and as the translator's defaults."""
 
-    beam_size: int = 5
-    length_penalty: float = 1.0  # GNMT alpha; 0 disables
-    max_len_a: float = 1.5  # output limit: a * source_length + b pieces
-    max_len_b: int = 10
-    min_len_a: float = 0.0  # output minimum: floor(a * source_length) pieces; 0 disables
-    batch_size: int = 64  # sentences per batch
-    n_best: int = 1
+    beam_size: int = option(5, AT_LEAST_ONE)
+    length_penalty: float = option(1.0, ZERO_OR_MORE)  # GNMT alpha; 0 disables
+    # output limit: a * source_length + b pieces
+    max_len_a: float = option(1.5, ZERO_OR_MORE)
+    max_len_b: int = option(10, ZERO_OR_MORE)
+    # output minimum: floor(a * source_length) pieces, a at most max_len_a; 0 disables
+    min_len_a: float = option(0.0, ZERO_OR_MORE)
+    batch_size: int = option(64, AT_LEAST_ONE)  # sentences per batch
+    n_best: int = option(1, AT_LEAST_ONE)  # at most beam_size
     split_sentences: bool = False  # translate each sentence of a line on its own (nmt.translator)
-    no_repeat_ngram: int = 0  # n >= 2: never repeat an n-gram of target pieces (nmt.search)
-    coverage_penalty: float = 0.0  # GNMT beta (beam search): rank down hypotheses that left
-    # source pieces unattended; 0 disables (nmt.search)
+    # n >= 2: never repeat an n-gram of target pieces (nmt.search); 0 disables
+    no_repeat_ngram: int = option(0, ZERO_OR_MORE)
+    # GNMT beta (beam search): rank down hypotheses that left source pieces unattended; 0
+    # disables (nmt.search)
+    coverage_penalty: float = option(0.0, ZERO_OR_MORE)
     mbr: bool = False  # keep the beam's candidate with the best expected chrF against the
     # others (minimum Bayes risk, nmt.mbr) instead of the most probable one
-    mbr_samples: int = 0  # with mbr: pseudo-references sampled from the model (also candidates,
-    # beside the beam's) instead of the beam's candidates; 0: the beam's
-    sampling_epsilon: float = 0.02  # epsilon sampling: draw among tokens of probability >= this
+    # with mbr: pseudo-references sampled from the model (also candidates, beside the beam's)
+    # instead of the beam's candidates; 0: the beam's
+    mbr_samples: int = option(0, ZERO_OR_MORE)
+    # epsilon sampling: draw among tokens of probability >= this
+    sampling_epsilon: float = option(0.02, FRACTION)
 
 
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.
@@ -248,40 +307,53 @@ def _section_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
 
 
 def _validate(config: Config, source: str) -> None:
-    choices = {
-        "model.cell": (config.model.cell, ("gru", "lstm", "rnn")),
-        "model.attention": (config.model.attention, ("bahdanau", "dot", "general")),
-        "tokenizer.model_type": (config.tokenizer.model_type, ("unigram", "bpe")),
-        "training.optimizer": (config.training.optimizer, ("adam", "adamw")),
-        "training.schedule": (
-            config.training.schedule,
-            ("constant", "inverse_sqrt", "plateau", "decay"),
-        ),
-        "training.valid_metric": (config.training.valid_metric, ("bleu", "chrf", "loss")),
-        "training.device": (config.training.device, ("auto", "cpu", "cuda")),
-        "training.precision": (config.training.precision, ("fp32", "bf16", "fp16", "auto")),
-    }
-    for key, (value, allowed) in choices.items():
-        if value not in allowed:
-            raise ConfigError(f"{source}: {key}: '{value}' is not one of {', '.join(allowed)}")
-    if len(config.data.train_src) != len(config.data.train_tgt):
+    """Check every field against the values it declares, then what no single field can say."""
+    for section in dataclasses.fields(config):
+        values = getattr(config, section.name)
+        for spec in dataclasses.fields(values):
+            if "allowed" in spec.metadata:
+                where = f"{source}: {section.name}.{spec.name}"
+                _check_allowed(getattr(values, spec.name), spec.metadata["allowed"], where)
+    data, training, decoding = config.data, config.training, config.decoding
+    if len(data.train_src) != len(data.train_tgt):
         raise ConfigError(
             f"{source}: data.train_src and data.train_tgt list different numbers of files"
         )
-    if config.model.attention_size < 0:
-        raise ConfigError(f"{source}: model.attention_size must be 0 (decoder_hidden) or more")
-    if not 0 <= config.data.drop_final_period <= 1:
-        raise ConfigError(f"{source}: data.drop_final_period must be in [0, 1]")
-    if config.training.update_freq < 1:
-        raise ConfigError(f"{source}: training.update_freq must be at least 1")
-    if config.training.schedule == "decay":
-        if config.training.max_minutes <= 0 and config.training.max_steps <= 0:
+    pairs = [
+        ("data.min_len", data.min_len, "data.max_len", data.max_len),
+        ("training.min_lr", training.min_lr, "training.lr", training.lr),
+        ("decoding.min_len_a", decoding.min_len_a, "decoding.max_len_a", decoding.max_len_a),
+        ("decoding.n_best", decoding.n_best, "decoding.beam_size", decoding.beam_size),
+    ]
+    for small_key, small, large_key, large in pairs:
+        if small > large:
             raise ConfigError(
-                f"{source}: training.schedule 'decay' needs a budget to decay towards: "
-                "training.max_minutes or training.max_steps"
+                f"{source}: {small_key} ({small:g}) must not exceed {large_key} ({large:g})"
             )
-        if not 0 < config.training.decay_fraction <= 1:
-            raise ConfigError(f"{source}: training.decay_fraction must be in (0, 1]")
+    if decoding.no_repeat_ngram == 1:
+        raise ConfigError(
+            f"{source}: decoding.no_repeat_ngram: 1 would forbid repeating any piece; allowed: "
+            "0 (off) or 2 and more"
+        )
+    if training.schedule == "decay" and training.max_minutes <= 0 and training.max_steps <= 0:
+        raise ConfigError(
+            f"{source}: training.schedule 'decay' needs a budget to decay towards: "
+            "training.max_minutes or training.max_steps"
+        )
+
+
+def _check_allowed(value: Any, allowed: Range | tuple[str, ...], where: str) -> None:
+    """Raise a ConfigError naming ``where``, the value and ``allowed`` unless the value is in it."""
+    if isinstance(allowed, tuple):
+        if value not in allowed:
+            raise ConfigError(f"{where}: '{value}' is not one of {', '.join(allowed)}")
+        return
+    if allowed.length is None:
+        holds = allowed.holds(value)
+    else:
+        holds = len(value) == allowed.length and all(allowed.holds(v) for v in value)
+    if not holds:
+        raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed}")
 
 
 def config_from_dict(values: dict[str, Any], source: str = "<dict>") -> Config:

@@ -301,9 +301,11 @@ def prepare_dataset(
     Returns a dataset with columns ``src``, ``tgt`` (text), ``src_ids``, ``tgt_ids`` (int32
     pieces), ``src_len``, ``tgt_len``, and the report of what the filters dropped. Training data
     goes through every filter; dev data only loses empty pairs, so validation scores stay
-    comparable across filter settings. Tokenization is cached in Arrow under
-    ``config.cache_dir`` (the datasets default when None), keyed by the corpus files' path, size
-    and modification time and by the tokenizer's models: a second run only reads the cache.
+    comparable across filter settings. A split left with no pair is a :class:`DataError` naming
+    its files and the report: training on nothing would write an untrained model. Tokenization
+    is cached in Arrow under ``config.cache_dir`` (the datasets default when None), keyed by the
+    corpus files' path, size and modification time and by the tokenizer's models: a second run
+    only reads the cache.
     """
     if split == "train":
         text = _train_text(config)
@@ -328,6 +330,8 @@ def prepare_dataset(
     reasons = drop_reasons(src_len, tgt_len, config, length_filters=split == "train")
     report = FilterReport()
     report.add(reasons)
+    if report.kept == 0:
+        raise _no_pairs_error(config, split, report)
     if report.kept < report.total:
         # A filtered copy rather than select(): an index mapping makes every later column read
         # gather row by row (seconds and a gigabyte for 370k pairs); this Arrow-only pass is
@@ -350,6 +354,27 @@ def prepare_dataset(
 
 def _keep_rows(batch: pa.Table, indices: list[int], keep: np.ndarray) -> pa.Table:
     return batch.filter(pa.array(keep[np.asarray(indices)]))
+
+
+def _corpus_name(config: DataConfig, split: str) -> str:
+    """The files (or the Hugging Face dataset) a split is read from, as errors name them."""
+    if split == "dev":
+        return f"{config.dev_src}, {config.dev_tgt}"
+    if config.train_src:
+        return ", ".join([*config.train_src, *config.train_tgt])
+    return f"Hugging Face dataset '{config.hf_name}' (split {config.hf_split})"
+
+
+def _no_pairs_error(config: DataConfig, split: str, report: FilterReport) -> DataError:
+    """The error for a corpus that leaves no pair: it names the corpus and what the filters did."""
+    corpus = _corpus_name(config, split)
+    if report.total == 0:
+        return DataError(f"{corpus}: no lines; the {split} corpus is empty")
+    return DataError(
+        f"{corpus}: no {split} pair is left after the filters: {report}. Check that both sides "
+        "hold text (a pair with a blank side is dropped) and, for training, that data.min_len, "
+        "data.max_len and data.max_ratio suit the corpus"
+    )
 
 
 def dataset_lengths(dataset: datasets.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -385,7 +410,11 @@ def _train_text(
 def _files_dataset(
     src_paths: Sequence[str], tgt_paths: Sequence[str], cache_dir: str | None
 ) -> datasets.Dataset:
-    """Parallel files as an Arrow dataset on disk, rebuilt only when a file changes."""
+    """Parallel files as an Arrow dataset on disk, rebuilt only when a file changes.
+
+    Files without a single line are refused here, by name: ``datasets`` cannot build a dataset
+    of no rows and would fail with a bare ``ValueError`` ('Instruction "train" corresponds to no
+    data!')."""
     key = hashlib.sha256(b"nmt.data.files/1")
     for path in [*src_paths, *tgt_paths]:
         try:
@@ -393,6 +422,8 @@ def _files_dataset(
         except FileNotFoundError:
             raise DataError(f"{path}: file not found") from None
         key.update(f"\0{Path(path).resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}".encode())
+    if next(iter_parallel(src_paths, tgt_paths), None) is None:
+        raise DataError(f"{', '.join([*src_paths, *tgt_paths])}: no lines; the corpus is empty")
     try:
         return datasets.Dataset.from_generator(
             _generate_pairs,
@@ -614,7 +645,9 @@ class StreamingBatches:
     a streamed Hugging Face dataset), ``pool_size`` at a time, tokenized, filtered like
     :func:`prepare_dataset`, and cut into token batches within the pool as by
     :class:`TokenBatchSampler`. Pools follow the corpus order; batch order is shuffled within
-    each pool. ``report`` counts the filters over the pairs read so far in the current pass.
+    each pool. ``report`` counts the filters over the pairs read so far in the current pass. A
+    pass that yields no batch ends in a :class:`DataError` naming the files and the report, so
+    training cannot loop over an empty corpus or save an untrained model.
     """
 
     def __init__(
@@ -644,18 +677,26 @@ class StreamingBatches:
 
     def __iter__(self) -> Iterator[Batch]:
         self.report = FilterReport()
-        pool: dict[str, list[str]] = {"src": [], "tgt": []}
-        pool_number = 0
-        for row in _train_text(self.config, streaming=True):
-            pool["src"].append(row["src"])
-            pool["tgt"].append(row["tgt"])
-            if len(pool["src"]) == self.pool_size:
-                yield from self._pool_batches(pool, pool_number)
-                pool = {"src": [], "tgt": []}
-                pool_number += 1
-        if pool["src"]:
-            yield from self._pool_batches(pool, pool_number)
+        batches = 0
+        for pool_number, pool in enumerate(self._pools()):
+            for batch in self._pool_batches(pool, pool_number):
+                batches += 1
+                yield batch
+        if batches == 0:
+            if self.report.kept == 0:
+                raise _no_pairs_error(self.config, "train", self.report)
+            raise DataError(
+                f"{_corpus_name(self.config, 'train')}: {self.report}, but no pool of "
+                f"{self.pool_size:,} pairs makes a batch for each of the {self.num_replicas} "
+                "processes; train with fewer processes or a smaller training.max_tokens"
+            )
         self.epoch += 1
+
+    def _pools(self) -> Iterator[dict[str, list[str]]]:
+        """The corpus in its order, ``pool_size`` pairs at a time (the last pool may be smaller)."""
+        rows = iter(_train_text(self.config, streaming=True))
+        while pool := list(itertools.islice(rows, self.pool_size)):
+            yield {"src": [row["src"] for row in pool], "tgt": [row["tgt"] for row in pool]}
 
     def _pool_batches(self, pool: dict[str, list[str]], pool_number: int) -> Iterator[Batch]:
         encoded = encode_pairs(pool, self.tokenizer, self.config.drop_final_period)

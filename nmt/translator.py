@@ -422,7 +422,10 @@ class Translator:
 
 def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:
     """(start, end) spans of at most ``limit`` pieces covering ``pieces``, cut at every sentence
-    end too if ``sentences``; see the module doc."""
+    end too if ``sentences``; see the module doc. A ``limit`` under 1 is a ValueError: no chunk
+    could hold a piece, and the cutting would never advance."""
+    if limit < 1:
+        raise ValueError(f"split_points: limit must be at least 1, got {limit}")
     spans = []
     for first, last in sentence_spans(pieces) if sentences else [(0, len(pieces))]:
         start = first

@@ -1,12 +1,26 @@
-"""Configs: unknown keys and wrong types name the key and the file; overrides; presets; round trip."""
+"""Configs: unknown keys, wrong types and out-of-range values name the key and the file;
+overrides; presets; round trip; the shipped configs load."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import typing
 from pathlib import Path
 
 import pytest
 
-from nmt.config import MODEL_PRESETS, ConfigError, config_to_dict, load_config, save_config
+from nmt.config import (
+    MODEL_PRESETS,
+    Config,
+    ConfigError,
+    config_to_dict,
+    load_config,
+    save_config,
+)
+from nmt.translator import split_points
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -41,17 +55,112 @@ def test_invalid_choice_is_an_error(tmp_path: Path) -> None:
 def test_decay_schedule_needs_a_budget(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="'decay' needs a budget"):
         load_config(write(tmp_path, "training:\n  schedule: decay\n"))
-    with pytest.raises(ConfigError, match=r"decay_fraction must be in \(0, 1\]"):
-        load_config(
-            write(tmp_path, "training:\n  schedule: decay\n  max_steps: 9\n  decay_fraction: 0\n")
-        )
 
 
-def test_out_of_range_fraction_and_size_are_errors(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match=r"data.drop_final_period must be in \[0, 1\]"):
-        load_config(write(tmp_path, "data:\n  drop_final_period: 1.5\n"))
-    with pytest.raises(ConfigError, match="model.attention_size must be 0"):
-        load_config(write(tmp_path, "model:\n  attention_size: -1\n"))
+@pytest.mark.parametrize(
+    ("key", "value", "allowed"),
+    [
+        ("training.valid_every", "0", ">= 1"),
+        ("training.log_every", "0", ">= 1"),
+        ("training.lr", "-1", "> 0"),
+        ("training.lr", ".nan", "> 0"),
+        ("training.betas", "[0.9]", "2 values, each in [0, 1)"),
+        ("training.betas", "[0.9, 1.0]", "2 values, each in [0, 1)"),
+        ("model.emb_size", "0", ">= 1"),
+        ("model.dropout", "1.5", "[0, 1)"),
+        ("training.label_smoothing", "2", "[0, 1)"),
+        ("data.max_len", "0", ">= 2"),
+        ("training.max_tokens", "0", ">= 1"),
+        ("training.decay_fraction", "0", "(0, 1]"),
+        ("training.min_lr", "-1e-5", ">= 0"),
+        ("training.max_minutes", ".inf", ">= 0"),
+        ("data.drop_final_period", "1.5", "[0, 1]"),
+        ("model.attention_size", "-1", ">= 0"),
+        ("decoding.beam_size", "0", ">= 1"),
+        ("decoding.length_penalty", "-0.5", ">= 0"),
+        ("decoding.length_penalty", ".inf", ">= 0"),
+        ("decoding.sampling_epsilon", "1", "[0, 1)"),
+    ],
+)
+def test_out_of_range_value_names_the_file_key_value_and_allowed_range(
+    tmp_path: Path, key: str, value: str, allowed: str
+) -> None:
+    section, name = key.split(".")
+    path = write(tmp_path, f"{section}:\n  {name}: {value}\n")
+    with pytest.raises(
+        ConfigError, match=rf"^{re.escape(f'{path}: {key}: ')}.*{re.escape(allowed)}"
+    ):
+        load_config(path)
+
+
+def test_out_of_range_override_is_an_error_too() -> None:
+    with pytest.raises(ConfigError, match=r"training\.valid_every: 0 .*>= 1"):
+        load_config(None, ["training.valid_every=0"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["data.min_len=5", "data.max_len=4"], "data.min_len (5) must not exceed data.max_len (4)"),
+        (["training.lr=1e-4", "training.min_lr=1e-3"], "training.min_lr (0.001) must not exceed"),
+        (["decoding.no_repeat_ngram=1"], "decoding.no_repeat_ngram: 1"),
+        (["decoding.min_len_a=2", "decoding.max_len_a=1.5"], "decoding.min_len_a (2)"),
+        (["decoding.beam_size=2", "decoding.n_best=3"], "decoding.n_best (3)"),
+    ],
+)
+def test_inconsistent_values_name_both_keys(overrides: list[str], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(None, overrides)
+
+
+def test_values_on_the_bounds_are_accepted() -> None:
+    config = load_config(
+        None,
+        [
+            "model.dropout=0.0",
+            "model.attention_size=0",
+            "training.label_smoothing=0",
+            "training.max_steps=0",
+            "training.max_epochs=0",
+            "training.clip_norm=0",
+            "training.min_lr=0",
+            "training.betas=[0.0, 0.0]",
+            "data.max_len=2",
+            "data.min_len=2",
+            "data.drop_final_period=1",
+            "decoding.length_penalty=0",
+            "decoding.no_repeat_ngram=2",
+            "decoding.n_best=5",
+        ],
+    )
+    assert config.data.max_len == 2 and config.decoding.n_best == config.decoding.beam_size
+
+
+def test_every_numeric_option_declares_its_allowed_values() -> None:
+    numeric = (int, float, list[float])
+    for section in dataclasses.fields(Config):
+        cls = typing.get_type_hints(Config)[section.name]
+        hints = typing.get_type_hints(cls)
+        for option in dataclasses.fields(cls):
+            if hints[option.name] in numeric:
+                assert "allowed" in option.metadata, f"{section.name}.{option.name}"
+
+
+def test_split_points_refuses_a_limit_below_one() -> None:
+    with pytest.raises(ValueError, match="limit must be at least 1, got 0"):
+        split_points(["▁a", "▁b"], 0)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        *sorted((REPO / "recipes/en_es/conf").glob("*.yaml")),
+        REPO / "tools/reference/reference.yaml",
+    ],
+    ids=lambda path: path.name,
+)
+def test_shipped_configs_load(path: Path) -> None:
+    load_config(path)
 
 
 def test_missing_file_is_named(tmp_path: Path) -> None:

@@ -375,6 +375,57 @@ def test_misaligned_corpus_in_config_names_both_files(
         prepare_dataset(config, tokenizer, "train")
 
 
+def _batches_or_dataset(config: DataConfig, streaming: bool) -> object:
+    if streaming:
+        return list(StreamingBatches(config, WordTokenizer(), max_tokens=100, seed=1))
+    return prepare_dataset(config, WordTokenizer(), "train")
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_empty_training_files_are_a_data_error_naming_them(tmp_path: Path, streaming: bool) -> None:
+    config = DataConfig(
+        train_src=[_write(tmp_path / "train.en", [])],
+        train_tgt=[_write(tmp_path / "train.es", [])],
+        cache_dir=str(tmp_path / "cache"),
+    )
+    with pytest.raises(DataError, match=rf"{tmp_path}/train\.en, {tmp_path}/train\.es: no lines"):
+        _batches_or_dataset(config, streaming)
+
+
+@pytest.mark.parametrize("streaming", [False, True])
+def test_all_blank_training_pairs_are_a_data_error_with_the_filter_counts(
+    tmp_path: Path, streaming: bool
+) -> None:
+    config = DataConfig(
+        train_src=[_write(tmp_path / "train.en", [""] * 2000)],
+        train_tgt=[_write(tmp_path / "train.es", [" "] * 2000)],
+        cache_dir=str(tmp_path / "cache"),
+    )
+    with pytest.raises(DataError) as caught:
+        _batches_or_dataset(config, streaming)
+    assert f"{tmp_path}/train.en, {tmp_path}/train.es" in str(caught.value)
+    assert "kept 0 of 2,000 pairs (dropped: 2,000 empty, 0 too_short" in str(caught.value)
+
+
+def test_streaming_pairs_too_few_for_every_process_are_a_data_error(tmp_path: Path) -> None:
+    config = DataConfig(
+        train_src=[_write(tmp_path / "train.en", ["el gato", ""])],
+        train_tgt=[_write(tmp_path / "train.es", ["the cat", "dog"])],
+    )
+    stream = StreamingBatches(config, WordTokenizer(), 100, seed=1, num_replicas=2, rank=1)
+    with pytest.raises(DataError, match=r"kept 1 of 2 pairs .* each of the 2 processes"):
+        list(stream)
+
+
+def test_empty_dev_files_are_a_data_error_naming_them(
+    crafted: tuple[DataConfig, FilterReport], tmp_path: Path
+) -> None:
+    config, _ = crafted
+    config.dev_src, config.dev_tgt = (_write(tmp_path / f"empty.{lang}", []) for lang in "xy")
+    with pytest.raises(DataError, match=rf"{config.dev_src}, {config.dev_tgt}: no lines"):
+        prepare_dataset(config, WordTokenizer(), "dev")
+
+
 # ---- batching ---------------------------------------------------------------------------------
 
 
