@@ -284,7 +284,9 @@ def _check_value(value: Any, annotation: Any, where: str) -> Any:
     return value
 
 
-def _section_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
+def _section_from_dict(
+    cls: type, values: dict[str, Any], where: str, overridden: dict[str, str]
+) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a mapping of keys, got {values!r}")
     hints = typing.get_type_hints(cls)
@@ -295,7 +297,7 @@ def _section_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
             raise ConfigError(
                 f"{where}: unknown key '{key}' (known keys: {', '.join(sorted(names))})"
             )
-        kwargs[key] = _check_value(value, hints[key], f"{where}.{key}")
+        kwargs[key] = _check_value(value, hints[key], overridden.get(key, f"{where}.{key}"))
     if cls is ModelConfig and kwargs.get("preset") is not None:
         preset = kwargs["preset"]
         if preset not in MODEL_PRESETS:
@@ -306,13 +308,14 @@ def _section_from_dict(cls: type, values: dict[str, Any], where: str) -> Any:
     return cls(**kwargs)
 
 
-def _validate(config: Config, source: str) -> None:
+def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
     """Check every field against the values it declares, then what no single field can say."""
     for section in dataclasses.fields(config):
         values = getattr(config, section.name)
         for spec in dataclasses.fields(values):
             if "allowed" in spec.metadata:
-                where = f"{source}: {section.name}.{spec.name}"
+                key = f"{section.name}.{spec.name}"
+                where = overridden.get(key, f"{source}: {key}")
                 _check_allowed(getattr(values, spec.name), spec.metadata["allowed"], where)
     data, training, decoding = config.data, config.training, config.decoding
     if len(data.train_src) != len(data.train_tgt):
@@ -356,8 +359,15 @@ def _check_allowed(value: Any, allowed: Range | tuple[str, ...], where: str) -> 
         raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed}")
 
 
-def config_from_dict(values: dict[str, Any], source: str = "<dict>") -> Config:
-    """Build a validated Config from a nested mapping; ``source`` names it in errors."""
+def config_from_dict(
+    values: dict[str, Any], source: str = "<dict>", overrides: list[str] | tuple[str, ...] = ()
+) -> Config:
+    """Build a validated Config from a nested mapping; ``source`` names it in errors, and a value
+    given by one of ``overrides`` (``section.key=value``) is named by that override instead."""
+    overridden = {}
+    for text in overrides:
+        (section, key), _ = parse_override(text)
+        overridden[f"{section}.{key}"] = f"--set {text}: {section}.{key}"
     if values is None:
         values = {}
     if not isinstance(values, dict):
@@ -369,9 +379,14 @@ def config_from_dict(values: dict[str, Any], source: str = "<dict>") -> Config:
                 f"{source}: unknown section '{key}' (known sections: {', '.join(_SECTIONS)})"
             )
         cls = typing.get_type_hints(Config)[key]
-        sections[key] = _section_from_dict(cls, value or {}, f"{source}: {key}")
+        in_section = {
+            name.split(".", 1)[1]: where
+            for name, where in overridden.items()
+            if name.split(".", 1)[0] == key
+        }
+        sections[key] = _section_from_dict(cls, value or {}, f"{source}: {key}", in_section)
     config = Config(**sections)
-    _validate(config, source)
+    _validate(config, source, overridden)
     return config
 
 
@@ -421,7 +436,7 @@ def load_config(path: str | Path | None, overrides: list[str] | tuple[str, ...] 
         if values[section] is None:
             values[section] = {}
         values[section][key] = value
-    return config_from_dict(values, source)
+    return config_from_dict(values, source, overrides)
 
 
 class _YamlLoader(yaml.SafeLoader):

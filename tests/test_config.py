@@ -93,9 +93,18 @@ def test_out_of_range_value_names_the_file_key_value_and_allowed_range(
         load_config(path)
 
 
-def test_out_of_range_override_is_an_error_too() -> None:
-    with pytest.raises(ConfigError, match=r"training\.valid_every: 0 .*>= 1"):
-        load_config(None, ["training.valid_every=0"])
+def test_out_of_range_override_is_an_error_naming_the_override(tmp_path: Path) -> None:
+    path = tmp_path / "conf.yaml"
+    path.write_text("training:\n  lr: 0.001\n")
+    with pytest.raises(
+        ConfigError, match=r"^--set training\.valid_every=0: training\.valid_every: 0 .*>= 1"
+    ):
+        load_config(path, ["training.lr=2e-3", "training.valid_every=0"])
+    with pytest.raises(ConfigError, match=r"^--set model\.emb_size=big: model\.emb_size: "):
+        load_config(path, ["model.emb_size=big"])
+    with pytest.raises(ConfigError, match=rf"^{re.escape(str(path))}: training\.lr: "):
+        path.write_text("training:\n  lr: -1\n")
+        load_config(path, ["training.valid_every=5"])
 
 
 @pytest.mark.parametrize(
