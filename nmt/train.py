@@ -26,6 +26,13 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from nmt.batching import (
+    Batch,
+    PreparedBatches,
+    StreamedBatches,
+    StreamingBatches,
+    TrainingBatches,
+)
 from nmt.checkpoint import (
     CheckpointError,
     best_weights,
@@ -46,15 +53,7 @@ from nmt.constants import (
     TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
-from nmt.data import (
-    Batch,
-    PackedIds,
-    StreamingBatches,
-    TokenBatchSampler,
-    collate,
-    dataset_lengths,
-    prepare_dataset,
-)
+from nmt.data import prepare_dataset
 from nmt.devices import autocast, resolve_precision
 from nmt.distributed import (
     Process,
@@ -231,30 +230,24 @@ class Trainer:
         # rank 0 tokenizes and fills the Arrow cache first; the other ranks then read the cache
         if not self.process.is_main:
             barrier(self.process)
-        self.epoch, self.consumed = 0, 0  # this rank's position in the training batches
-        self.stream: StreamingBatches | None = None
+        rank, replicas = self.process.rank, self.process.world_size
+        self.batches: TrainingBatches
         if self.config.data.streaming:
-            self.stream = StreamingBatches(
-                self.config.data,
-                self.tokenizer,
-                self.cfg.max_tokens,
-                self.cfg.seed,
-                num_replicas=self.process.world_size,
-                rank=self.process.rank,
+            self.batches = StreamedBatches(
+                StreamingBatches(
+                    self.config.data,
+                    self.tokenizer,
+                    self.cfg.max_tokens,
+                    self.cfg.seed,
+                    num_replicas=replicas,
+                    rank=rank,
+                )
             )
         else:
             train_set, report = prepare_dataset(self.config.data, self.tokenizer, "train")
             self._log({"event": "data", "split": "train", "report": str(report)})
-            self.train_src = PackedIds.from_column(train_set, "src_ids")
-            self.train_tgt = PackedIds.from_column(train_set, "tgt_ids")
-            src_len, tgt_len = dataset_lengths(train_set)
-            self.sampler = TokenBatchSampler(
-                src_len,
-                tgt_len,
-                self.cfg.max_tokens,
-                self.cfg.seed,
-                num_replicas=self.process.world_size,
-                rank=self.process.rank,
+            self.batches = PreparedBatches(
+                train_set, self.cfg.max_tokens, self.cfg.seed, replicas, rank
             )
         self.validator = Validator(self.config, self.tokenizer, self.device)
         if self.process.is_main:
@@ -280,10 +273,7 @@ class Trainer:
         self.scaler.load_state_dict(state["scaler"])
         self.progress = Progress(**state["progress"])
         self.validated_step = self.progress.step
-        position = state["sampler"]
-        # the position is saved in global batches so that the number of processes may change
-        self.epoch = position["epoch"]
-        self.consumed = position["global_consumed"] // self.process.world_size
+        self.batches.restore(state["sampler"])
         _set_rng_state(state["rng"])
         if self.process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
@@ -337,7 +327,7 @@ class Trainer:
             step = self.progress.step
             if step % cfg.log_every == 0:
                 record = window.flush(self.process, self.device)
-                record.update(event="train", step=step, epoch=self.epoch, lr=self._lr())
+                record.update(event="train", step=step, epoch=self.batches.epoch, lr=self._lr())
                 bar.set_postfix(
                     loss=f"{record['loss']:.3f}",
                     tok_s=f"{record['tgt_tok_s']:.0f}",
@@ -362,41 +352,24 @@ class Trainer:
         An epoch's last incomplete group is dropped, as the sampler drops batches that do not
         divide among ranks, so one process with update_freq N and N processes see the same groups.
         """
-        while self.cfg.max_epochs == 0 or self.epoch < self.cfg.max_epochs:
+        while self.cfg.max_epochs == 0 or self.batches.epoch < self.cfg.max_epochs:
             group: list[Batch] = []
-            for batch in self._epoch_batches():
+            for batch in self.batches.epoch_batches():
                 group.append(batch.to(self.device))
                 if len(group) == self.cfg.update_freq:
                     yield group
                     group = []
-            self.epoch, self.consumed = self.epoch + 1, 0
-
-    def _epoch_batches(self) -> Iterator[Batch]:
-        """This rank's batches of ``self.epoch`` after the ``self.consumed`` already trained on.
-
-        Both sources are deterministic for a seed and epoch; a resumed streaming epoch reads and
-        tokenizes its first batches again to skip them."""
-        if self.stream is not None:
-            self.stream.set_epoch(self.epoch)
-            for index, batch in enumerate(self.stream):
-                if index >= self.consumed:
-                    self.consumed = index + 1
-                    yield batch
-            self._log(
-                {
-                    "event": "data",
-                    "split": "train",
-                    "epoch": self.epoch,
-                    "report": str(self.stream.report),
-                }
-            )
-            return
-        self.sampler.load_state_dict({"epoch": self.epoch, "consumed": self.consumed})
-        for indices in self.sampler:
-            self.consumed += 1
-            yield collate(
-                [{"src_ids": self.train_src[i], "tgt_ids": self.train_tgt[i]} for i in indices]
-            )
+            report = self.batches.epoch_report()
+            if report is not None:
+                self._log(
+                    {
+                        "event": "data",
+                        "split": "train",
+                        "epoch": self.batches.epoch,
+                        "report": report,
+                    }
+                )
+            self.batches.next_epoch()
 
     def _update(self, batches: list[Batch]) -> tuple[float, int, int] | None:
         """One optimizer step over ``batches``; the loss is normalised by the global token count.
@@ -458,11 +431,6 @@ class Trainer:
                 "training.clip_norm, then resume or restart"
             )
 
-    def position(self) -> dict[str, int]:
-        """Where training is in its data, in global batches (so the number of processes may
-        change on resume)."""
-        return {"epoch": self.epoch, "global_consumed": self.consumed * self.process.world_size}
-
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
 
@@ -518,7 +486,7 @@ class Trainer:
             "scheduler": self.schedule.state_dict(),
             "scaler": self.scaler.state_dict(),
             "progress": vars(self.progress),
-            "sampler": self.position(),
+            "sampler": self.batches.position(),
             "rng": _rng_state(),
             "src_vocab_size": self.tokenizer.src_vocab_size,
             "tgt_vocab_size": self.tokenizer.tgt_vocab_size,

@@ -9,8 +9,9 @@ import torch
 from torch import nn
 
 from nmt import evaluation
+from nmt.batching import Batch, TokenBatchSampler, collate
 from nmt.config import Config
-from nmt.data import Batch, TokenBatchSampler, collate, prepare_dataset
+from nmt.data import prepare_dataset
 from nmt.devices import autocast
 from nmt.tokenizer import Tokenizer
 from nmt.translator import Translator

@@ -16,25 +16,26 @@ import numpy as np
 import pytest
 import torch
 
-from nmt.cli import main
-from nmt.config import DataConfig, TokenizerConfig
-from nmt.data import (
+from nmt.batching import (
     Batch,
-    DataError,
-    FilterReport,
     StreamingBatches,
     TokenBatchSampler,
     collate,
+    sort_batches,
+)
+from nmt.cli import main
+from nmt.config import DataConfig, TokenizerConfig
+from nmt.data import (
+    DataError,
+    FilterReport,
     dataset_lengths,
     drop_final_periods,
     drop_reasons,
-    iter_lines,
     load_hf_parallel,
     prepare_dataset,
-    read_lines,
     read_parallel,
-    sort_batches,
 )
+from nmt.textio import TextError, iter_lines, read_lines
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer, train_tokenizer
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
@@ -146,19 +147,19 @@ def test_invalid_utf8_names_file_and_line(tmp_path: Path, gz: bool) -> None:
     data = b"uno\ndos\ntr\xe9s\n"
     path = tmp_path / "latin1.txt"
     path.write_bytes(gzip.compress(data) if gz else data)
-    with pytest.raises(DataError, match=f"{path}:3: invalid UTF-8"):
+    with pytest.raises(TextError, match=f"{path}:3: invalid UTF-8"):
         read_lines(path)
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match=f"{tmp_path / 'absent.en'}: file not found"):
+    with pytest.raises(TextError, match=f"{tmp_path / 'absent.en'}: file not found"):
         read_lines(tmp_path / "absent.en")
 
 
-def test_truncated_gzip_is_a_data_error_naming_the_file(tmp_path: Path) -> None:
+def test_truncated_gzip_is_an_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "cut.gz"
     path.write_bytes(gzip.compress(b"uno\ndos\n" * 1000)[:-20])
-    with pytest.raises(DataError, match=f"{path}:.*cannot read"):
+    with pytest.raises(TextError, match=f"{path}:.*cannot read"):
         list(iter_lines(path))
 
 

@@ -84,7 +84,7 @@ def resumed_trainer(config: Config) -> Trainer:
     state = load_checkpoint(list_step_checkpoints(checkpoint_dir)[-1][1])
     assert trainer.progress.step == state["progress"]["step"] > 0
     assert trainer.progress.best == state["progress"]["best"]
-    assert trainer.position() == state["sampler"]
+    assert trainer.batches.position() == state["sampler"]
     for name, tensor in state["model"].items():
         assert torch.equal(trainer.model.state_dict()[name], tensor), name
     optimizer = trainer.optimizer.state_dict()
@@ -135,7 +135,7 @@ def test_resume_spans_an_epoch_boundary(corpus, tmp_path: Path) -> None:
     trainer = resumed_trainer(
         make_config(corpus, interrupted, max_steps=30, valid_every=6, max_tokens=400)
     )
-    assert trainer.position()["epoch"] > 0  # the resume lands in a later epoch
+    assert trainer.batches.position()["epoch"] > 0  # the resume lands in a later epoch
     trainer.run()
     for name, tensor in final_weights(straight).items():
         assert torch.equal(tensor, final_weights(interrupted)[name]), name
@@ -283,7 +283,7 @@ def test_streaming_mode_trains_and_resumes_bitwise(corpus, tmp_path: Path) -> No
     train(streamed(make_config(corpus, straight, max_steps=12, **common)))
     train(streamed(make_config(corpus, interrupted, max_steps=5, **common)))
     trainer = resumed_trainer(streamed(make_config(corpus, interrupted, max_steps=12, **common)))
-    assert trainer.position()["global_consumed"] > 0  # mid-epoch
+    assert trainer.batches.position()["global_consumed"] > 0  # mid-epoch
     trainer.run()
     expected, resumed = final_weights(straight), final_weights(interrupted)
     for name in expected:

@@ -30,8 +30,9 @@ def peak_rss_mb() -> float:
 
 
 def benchmark_train(args: argparse.Namespace) -> dict:
+    from nmt.batching import TokenBatchSampler, collate
     from nmt.config import load_config
-    from nmt.data import TokenBatchSampler, collate, read_parallel
+    from nmt.data import read_parallel
     from nmt.devices import autocast
     from nmt.model import build_model
     from nmt.tokenizer import Tokenizer, train_tokenizer
@@ -133,7 +134,7 @@ def benchmark_train(args: argparse.Namespace) -> dict:
 
 
 def benchmark_translate(args: argparse.Namespace) -> dict:
-    from nmt.data import read_lines
+    from nmt.textio import read_lines
     from nmt.translator import Translator
 
     translator = Translator.from_pretrained(

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from nmt.batching import TokenBatchSampler
 from nmt.config import DataConfig, TokenizerConfig
-from nmt.data import TokenBatchSampler, dataset_lengths, prepare_dataset
+from nmt.data import dataset_lengths, prepare_dataset
 from nmt.tokenizer import Tokenizer, train_tokenizer
 
 CORPORA = ("tatoeba", "newscommentary")
