@@ -183,7 +183,8 @@ class TrainingConfig:
     # gradient accumulation: batches per optimizer step
     update_freq: int = option(1, AT_LEAST_ONE)
     # NaN/inf updates in a row (each skipped) before it stops
-    max_nonfinite_updates: int = option(5, AT_LEAST_ONE)
+    max_nonfinite_updates: int = option(5, AT_LEAST_ONE)  # NaN/inf updates in a row: stop
+    tensorboard: bool = False  # also write curves for TensorBoard to MODEL_DIR/tensorboard/
 
 
 @dataclass

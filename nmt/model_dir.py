@@ -88,11 +88,26 @@ class ModelDir:
     def load_tokenizer(self) -> Tokenizer:
         return Tokenizer.load(self.path)
 
-    def copy_tokenizer_to(self, other: ModelDir) -> None:
-        """Give ``other`` this directory's SentencePiece model(s) (fine-tuning keeps them)."""
-        other.path.mkdir(parents=True, exist_ok=True)
-        for path in self.tokenizer_files:
-            shutil.copy2(path, other.path / path.name)
+    def adopt_tokenizer(self, source: ModelDir) -> None:
+        """Fine-tuning keeps the vocabulary the weights were trained with: ``source``'s
+        SentencePiece model(s) are copied here if this directory has none, else they must be
+        the same files."""
+        source.check_exists()
+        if not source.has_tokenizer():
+            raise ModelDirError(f"{source.path}: holds no SentencePiece model to fine-tune with")
+        if not self.has_tokenizer():
+            self.path.mkdir(parents=True, exist_ok=True)
+            for path in source.tokenizer_files:
+                shutil.copy2(path, self.path / path.name)
+            return
+        mine = {path.name: path.read_bytes() for path in self.tokenizer_files}
+        theirs = {path.name: path.read_bytes() for path in source.tokenizer_files}
+        if mine != theirs:
+            raise ModelDirError(
+                f"{self.path} holds another SentencePiece vocabulary than {source.path}; "
+                "fine-tuning must keep the vocabulary the weights were trained with: use an "
+                "empty training.model_dir"
+            )
 
     def load_model(
         self,

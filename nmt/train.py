@@ -12,13 +12,11 @@ leaves a checkpoint that names a best step ``model.pt`` does not hold yet; resum
 from __future__ import annotations
 
 import gc
-import json
 import math
-import random
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -71,21 +69,16 @@ from nmt.model import build_model
 from nmt.model_dir import ModelDir, load_weights
 from nmt.schedule import build_schedule
 from nmt.tokenizer import Tokenizer, train_tokenizer
+from nmt.training_log import ThroughputWindow, TrainingLog
+from nmt.training_state import (
+    NonFiniteGuard,
+    Progress,
+    build_optimizer,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 from nmt.validation import Validator
-
-
-@dataclass
-class Progress:
-    """Counters saved in every checkpoint."""
-
-    step: int = 0  # optimizer updates
-    best: list[list[float]] = field(default_factory=list)  # [score, step], best first
-    bad_validations: int = 0  # validations since the last improvement
-    train_seconds: float = 0.0  # wall time spent in the loop (steps and validations), all runs
-
-
-class TrainingDiverged(NMTError):
-    """Too many updates in a row had a non-finite loss or gradient."""
 
 
 def train(
@@ -136,6 +129,7 @@ class Trainer:
         self.process = process
         self.device = device
         self.model_dir = Path(self.cfg.model_dir)
+        self._log = TrainingLog(self.model_dir / TRAIN_LOG_FILE, process, self.cfg.tensorboard)
         self.checkpoint_dir = self.model_dir / CHECKPOINT_DIR
         if self.cfg.precision == "fp16" and device.type != "cuda":
             raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
@@ -154,7 +148,7 @@ class Trainer:
             ):
                 print(f"removed {stale}, left by a save that was killed mid-write", flush=True)
         # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
-        _seed_everything(self.cfg.seed)
+        seed_everything(self.cfg.seed)
         self.init_from = ModelDir(init_from) if init_from is not None and found is None else None
         self.tokenizer = self._tokenizer()
         self._prepare_data()
@@ -176,7 +170,7 @@ class Trainer:
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
         self.validated_step = -1  # step of the last validation; checkpoints are written at them
-        self.nonfinite_in_a_row = 0  # updates skipped for a non-finite loss or gradient
+        self.guard = NonFiniteGuard(self.cfg.max_nonfinite_updates, self.checkpoint_dir)
         if found is not None:
             self._resume(*found)
         if process.is_main:
@@ -191,7 +185,7 @@ class Trainer:
         here = ModelDir(self.model_dir)
         if self.init_from is not None:
             if self.process.is_main:
-                self._check_tokenizer_for_fine_tuning(here)
+                here.adopt_tokenizer(self.init_from)
         elif self.process.is_main and not here.has_tokenizer():
             data = self.config.data
             if not data.train_src:
@@ -205,26 +199,6 @@ class Trainer:
             )
         barrier(self.process)
         return Tokenizer.load(self.model_dir)
-
-    def _check_tokenizer_for_fine_tuning(self, here: ModelDir) -> None:
-        """Fine-tuning keeps the vocabulary the weights were trained with: copied in if this
-        directory has none, else it must be the same SentencePiece model(s)."""
-        source = self.init_from
-        assert source is not None
-        source.check_exists()
-        if not source.has_tokenizer():
-            raise NMTError(f"--init-from {source.path}: it holds no SentencePiece model")
-        if not here.has_tokenizer():
-            source.copy_tokenizer_to(here)
-            return
-        mine = {path.name: path.read_bytes() for path in here.tokenizer_files}
-        theirs = {path.name: path.read_bytes() for path in source.tokenizer_files}
-        if mine != theirs:
-            raise NMTError(
-                f"{self.model_dir} holds another SentencePiece vocabulary than --init-from "
-                f"{source.path}; fine-tuning must keep the vocabulary the weights were trained "
-                "with: use an empty training.model_dir"
-            )
 
     def _prepare_data(self) -> None:
         # rank 0 tokenizes and fills the Arrow cache first; the other ranks then read the cache
@@ -274,7 +248,7 @@ class Trainer:
         self.progress = Progress(**state["progress"])
         self.validated_step = self.progress.step
         self.batches.restore(state["sampler"])
-        _set_rng_state(state["rng"])
+        set_rng_state(state["rng"])
         if self.process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
         self._log({"event": "resume", "checkpoint": str(path), "step": self.progress.step})
@@ -307,7 +281,7 @@ class Trainer:
         )
         metrics: dict[str, Any] = {}
         validated_at = self.validated_step
-        window = _Window()
+        window = ThroughputWindow()
         clock = time.monotonic()
         # a resumed run may be finished already: then no extra step, validation or checkpoint
         finished = self._time_is_up() or self._should_stop()
@@ -344,6 +318,7 @@ class Trainer:
         bar.close()
         if validated_at != self.progress.step:
             metrics = self._validate_and_save()
+        self._log.close()
         return metrics
 
     def _updates(self) -> Iterator[list[Batch]]:
@@ -399,37 +374,14 @@ class Trainer:
         # every rank must skip together, or their weights would drift apart
         if sum_across(float(nonfinite), self.process, self.device) > 0:
             self.optimizer.zero_grad(set_to_none=True)
-            self._skip_nonfinite(total_loss, float(norm))
+            self._log(self.guard.skip(self.progress.step, total_loss, float(norm)))
+            self.guard.stop_if_diverged(self.progress.step)
             return None
-        self.nonfinite_in_a_row = 0
+        self.guard.reset()
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
         return total_loss, local_tokens, total_correct
-
-    def _skip_nonfinite(self, loss: float, norm: float) -> None:
-        """Log a skipped update; stop after ``max_nonfinite_updates`` of them in a row."""
-        self.nonfinite_in_a_row += 1
-        limit = self.cfg.max_nonfinite_updates
-        self._log(
-            {
-                "event": "skip",
-                "step": self.progress.step,
-                "reason": "non-finite loss or gradient",
-                "loss": loss if math.isfinite(loss) else str(loss),
-                "grad_norm": norm if math.isfinite(norm) else str(norm),
-                "in_a_row": self.nonfinite_in_a_row,
-            }
-        )
-        if self.nonfinite_in_a_row >= limit:
-            saved = list_step_checkpoints(self.checkpoint_dir)
-            kept = f"the last checkpoint ({saved[-1][1]}) and model.pt are" if saved else "nothing"
-            raise TrainingDiverged(
-                f"training diverged after step {self.progress.step}: {limit} updates in a row "
-                f"had a non-finite loss or gradient (each skipped; see train_log.jsonl); {kept} "
-                "kept as they were. Lower training.lr, raise training.warmup_steps or set "
-                "training.clip_norm, then resume or restart"
-            )
 
     def _lr(self) -> float:
         return float(self.optimizer.param_groups[0]["lr"])
@@ -487,7 +439,7 @@ class Trainer:
             "scaler": self.scaler.state_dict(),
             "progress": vars(self.progress),
             "sampler": self.batches.position(),
-            "rng": _rng_state(),
+            "rng": rng_state(),
             "src_vocab_size": self.tokenizer.src_vocab_size,
             "tgt_vocab_size": self.tokenizer.tgt_vocab_size,
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
@@ -527,16 +479,6 @@ class Trainer:
             return True
         return False
 
-    def _log(self, record: dict[str, Any]) -> None:
-        if not self.process.is_main:
-            return
-        self.model_dir.mkdir(parents=True, exist_ok=True)
-        record = {"time": round(time.time(), 3), **record}
-        with open(self.model_dir / TRAIN_LOG_FILE, "a", encoding="utf-8") as log:
-            log.write(json.dumps(record) + "\n")
-        if record.get("event") in ("valid", "data", "resume", "early_stop", "time_limit"):
-            tqdm.write(json.dumps(record))
-
 
 def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
     """Summed token loss through ``model`` (or its DDP wrapper, so gradients get synchronised)."""
@@ -548,63 +490,3 @@ def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch
         batch.tgt_lengths,
         label_smoothing,
     )
-
-
-class _Window:
-    """Loss and throughput accumulated between two log lines."""
-
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.loss = self.tokens = self.correct = self.src_tokens = 0.0
-
-    def add(self, loss: float, tokens: int, correct: int, src_tokens: float) -> None:
-        self.loss += loss
-        self.tokens += tokens
-        self.correct += correct
-        self.src_tokens += src_tokens
-
-    def flush(self, process: Process, device: torch.device) -> dict[str, Any]:
-        elapsed = time.perf_counter() - self.start
-        loss, tokens, correct, src = (
-            sum_across(value, process, device)
-            for value in (self.loss, self.tokens, self.correct, self.src_tokens)
-        )
-        record = {
-            "loss": loss / max(tokens, 1),
-            "accuracy": correct / max(tokens, 1),
-            "tgt_tok_s": tokens / elapsed,
-            "src_tgt_tok_s": (tokens + src) / elapsed,
-        }
-        self.__init__()
-        return record
-
-
-def build_optimizer(model: nn.Module, cfg: Any) -> torch.optim.Optimizer:
-    """Adam(W) with the fused kernel: one pass over each parameter instead of a dozen ops."""
-    kind = torch.optim.AdamW if cfg.optimizer == "adamw" else torch.optim.Adam
-    return kind(
-        model.parameters(),
-        lr=cfg.lr,
-        betas=tuple(cfg.betas),
-        weight_decay=cfg.weight_decay,
-        fused=True,
-    )
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {"torch": torch.get_rng_state(), "python": list(random.getstate()[1])}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(state["python"]), None))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])

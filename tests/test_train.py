@@ -312,3 +312,19 @@ def test_copy_attention_with_shared_embeddings_trains_saves_and_translates(
     assert len(translator.translate(lines, beam_size=3)) == 6
     quantized = Translator.from_pretrained(model_dir, precision="int8")
     assert len(quantized.translate(lines, beam_size=2)) == 6
+
+
+def test_tensorboard_curves_mirror_the_jsonl_log(corpus, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="the optional tensorboard extra is not installed")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    model_dir = tmp_path / "model"
+    train(make_config(corpus, model_dir, max_steps=8, tensorboard=True))
+    board = EventAccumulator(str(model_dir / "tensorboard"))
+    board.Reload()
+    log = [json.loads(line) for line in open(model_dir / "train_log.jsonl")]
+    train_loss = {r["step"]: r["loss"] for r in log if r["event"] == "train"}
+    valid_loss = {r["step"]: r["loss"] for r in log if r["event"] == "valid"}
+    assert {e.step: e.value for e in board.Scalars("train/loss")} == pytest.approx(train_loss)
+    assert {e.step: e.value for e in board.Scalars("valid/loss")} == pytest.approx(valid_loss)
+    assert "train/lr" in board.Tags()["scalars"]

@@ -22,7 +22,8 @@ from nmt.checkpoint import (
     save_checkpoint,
 )
 from nmt.lock import DirectoryLock, DirectoryLockedError
-from nmt.train import TrainingDiverged, train
+from nmt.train import train
+from nmt.training_state import TrainingDiverged
 from tests.test_train import corpus, make_config  # noqa: F401  (corpus is a fixture)
 
 
