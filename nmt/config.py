@@ -9,61 +9,28 @@ file, the key, the value and what is allowed.
 from __future__ import annotations
 
 import dataclasses
-import math
 import re
-import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from nmt.errors import NMTError
+from nmt.config_checks import (
+    AT_LEAST_ONE,
+    FRACTION,
+    POSITIVE,
+    ZERO_OR_MORE,
+    ConfigError,
+    Range,
+    check_allowed,
+    check_value,
+    option,
+)
 
-
-class ConfigError(NMTError):
-    """A configuration file or override is invalid."""
-
-
-@dataclass(frozen=True)
-class Range:
-    """The numbers an option may take: from ``low`` to ``high``, each bound included unless
-    ``open_low``/``open_high``; a float must also be finite (NaN passes every comparison
-    unnoticed, and inf is no setting). ``length``: the option is a list of exactly that many
-    numbers, each in the range."""
-
-    low: float
-    high: float = math.inf
-    open_low: bool = False
-    open_high: bool = False
-    length: int | None = None
-
-    def holds(self, value: float) -> bool:
-        above = value > self.low if self.open_low else value >= self.low
-        below = value < self.high if self.open_high else value <= self.high
-        return math.isfinite(value) and above and below
-
-    def __str__(self) -> str:
-        if self.high == math.inf:
-            bounds = f"{'>' if self.open_low else '>='} {self.low:g}"
-        else:
-            left, right = "(" if self.open_low else "[", ")" if self.open_high else "]"
-            bounds = f"{left}{self.low:g}, {self.high:g}{right}"
-        return bounds if self.length is None else f"{self.length} values, each in {bounds}"
-
-
-AT_LEAST_ONE = Range(1)  # counts and sizes for which 0 means nothing
-ZERO_OR_MORE = Range(0)  # for a count, the field's comment says what 0 means (off, no limit...)
-POSITIVE = Range(0, open_low=True)
-FRACTION = Range(0, 1, open_high=True)  # probabilities: 1 would drop or smooth away everything
-
-
-def option(default: Any, allowed: Range | tuple[str, ...]) -> Any:
-    """A dataclass field with its default and the values :func:`_validate` accepts for it."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"allowed": allowed})
-    return field(default=default, metadata={"allowed": allowed})
+DECODERS = ("input_feeding", "fused")  # model.decoder: the two decoder variants
 
 
 @dataclass
@@ -128,10 +95,9 @@ class ModelConfig:
     # Bahdanau's hidden layer, whose (queries x source positions x size) sigmoid is the largest
     # elementwise cost of a step; 0: decoder_hidden
     attention_size: int = option(0, ZERO_OR_MORE)
-    input_feeding: bool = True
-    # Run the decoder RNN over the whole target at once in training; this variant has no input
-    # feeding (a step that needs the previous attention cannot be fused), so input_feeding is unused.
-    fused_decoder: bool = False
+    # input_feeding: each step is also fed the previous attentional vector (Luong et al., 2015);
+    # fused: no such feedback, so training runs the decoder RNN over the whole target at once
+    decoder: str = option("input_feeding", DECODERS)
     tie_embeddings: bool = False  # output projection shares the target embeddings
     # source and target embeddings are one matrix (a joint vocabulary): a name's pieces mean the
     # same on both sides, which helps copying them
@@ -249,47 +215,13 @@ MODEL_PRESETS: dict[str, dict[str, Any]] = {
 _SECTIONS = {f.name: f.type for f in dataclasses.fields(Config)}
 
 
-def _check_value(value: Any, annotation: Any, where: str) -> Any:
-    """Return ``value`` converted to ``annotation`` or raise a ConfigError naming ``where``."""
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        options = typing.get_args(annotation)
-        if value is None and type(None) in options:
-            return None
-        errors = []
-        for option in options:
-            if option is type(None):
-                continue
-            try:
-                return _check_value(value, option, where)
-            except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(errors[0] if errors else f"{where}: invalid value {value!r}")
-    if origin is list:
-        (item_type,) = typing.get_args(annotation)
-        if item_type is str and isinstance(value, str):  # a single path where a list is expected
-            value = [value]
-        if not isinstance(value, list):
-            raise ConfigError(f"{where}: expected a list, got {type(value).__name__} {value!r}")
-        return [_check_value(v, item_type, f"{where}[{i}]") for i, v in enumerate(value)]
-    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if annotation is bool and not isinstance(value, bool):
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if annotation is int and isinstance(value, bool):
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if annotation in (int, float, str) and not isinstance(value, annotation):
-        raise ConfigError(
-            f"{where}: expected {annotation.__name__}, got {type(value).__name__} {value!r}"
-        )
-    return value
-
-
 def _section_from_dict(
     cls: type, values: dict[str, Any], where: str, overridden: dict[str, str]
 ) -> Any:
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: expected a mapping of keys, got {values!r}")
+    if cls is ModelConfig:
+        values = _map_old_decoder_keys(values, where)
     hints = typing.get_type_hints(cls)
     names = {f.name for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -298,7 +230,7 @@ def _section_from_dict(
             raise ConfigError(
                 f"{where}: unknown key '{key}' (known keys: {', '.join(sorted(names))})"
             )
-        kwargs[key] = _check_value(value, hints[key], overridden.get(key, f"{where}.{key}"))
+        kwargs[key] = check_value(value, hints[key], overridden.get(key, f"{where}.{key}"))
     if cls is ModelConfig and kwargs.get("preset") is not None:
         preset = kwargs["preset"]
         if preset not in MODEL_PRESETS:
@@ -309,6 +241,31 @@ def _section_from_dict(
     return cls(**kwargs)
 
 
+def _map_old_decoder_keys(values: dict[str, Any], where: str) -> dict[str, Any]:
+    """Model directories written before ``model.decoder`` name the variant with two keys,
+    ``fused_decoder`` and ``input_feeding`` (fused won over input feeding): they still load."""
+    old = {key: values[key] for key in ("fused_decoder", "input_feeding") if key in values}
+    if not old:
+        return values
+    for key, value in old.items():
+        check_value(value, bool, f"{where}.{key}")
+    fused = old.get("fused_decoder", False) or not old.get("input_feeding", True)
+    decoder = "fused" if fused else "input_feeding"
+    if values.get("decoder", decoder) != decoder:
+        raise ConfigError(
+            f"{where}: decoder '{values['decoder']}' contradicts the older keys "
+            f"{', '.join(f'{k}: {v}' for k, v in old.items())}; keep decoder alone"
+        )
+    warnings.warn(
+        f"{where}: {' and '.join(old)} {'is' if len(old) == 1 else 'are'} deprecated; read as "
+        f"decoder: {decoder} "
+        "(write that instead)",
+        FutureWarning,
+        stacklevel=2,
+    )
+    return {key: value for key, value in values.items() if key not in old} | {"decoder": decoder}
+
+
 def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
     """Check every field against the values it declares, then what no single field can say."""
     for section in dataclasses.fields(config):
@@ -317,7 +274,7 @@ def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
             if "allowed" in spec.metadata:
                 key = f"{section.name}.{spec.name}"
                 where = overridden.get(key, f"{source}: {key}")
-                _check_allowed(getattr(values, spec.name), spec.metadata["allowed"], where)
+                check_allowed(getattr(values, spec.name), spec.metadata["allowed"], where)
     data, training, decoding = config.data, config.training, config.decoding
     if len(data.train_src) != len(data.train_tgt):
         raise ConfigError(
@@ -344,20 +301,6 @@ def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
             f"{source}: training.schedule 'decay' needs a budget to decay towards: "
             "training.max_minutes or training.max_steps"
         )
-
-
-def _check_allowed(value: Any, allowed: Range | tuple[str, ...], where: str) -> None:
-    """Raise a ConfigError naming ``where``, the value and ``allowed`` unless the value is in it."""
-    if isinstance(allowed, tuple):
-        if value not in allowed:
-            raise ConfigError(f"{where}: '{value}' is not one of {', '.join(allowed)}")
-        return
-    if allowed.length is None:
-        holds = allowed.holds(value)
-    else:
-        holds = len(value) == allowed.length and all(allowed.holds(v) for v in value)
-    if not holds:
-        raise ConfigError(f"{where}: {value!r} is out of range; allowed: {allowed}")
 
 
 def config_from_dict(

@@ -41,7 +41,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         {
             "data": {"max_len": TINY_MAX_LEN},
             "tokenizer": {"vocab_size": 400, "joint": True},
-            "model": {"preset": "tiny", "cell": "gru", "fused_decoder": True},
+            "model": {"preset": "tiny", "cell": "gru", "decoder": "fused"},
             "decoding": {"beam_size": 3, "batch_size": 8, "max_len_a": 1.2, "max_len_b": 4},
         },
         source="tiny_model_dir",

@@ -207,3 +207,32 @@ def test_saved_config_loads_back_identically(tmp_path: Path) -> None:
     config = load_config(None, ["model.preset=tiny", "training.lr=2e-4"])
     save_config(config, tmp_path / "saved.yaml")
     assert config_to_dict(load_config(tmp_path / "saved.yaml")) == config_to_dict(config)
+
+
+@pytest.mark.parametrize(
+    ("old", "decoder"),
+    [
+        ({"fused_decoder": True}, "fused"),
+        ({"fused_decoder": True, "input_feeding": True}, "fused"),
+        ({"input_feeding": False}, "fused"),
+        ({"fused_decoder": False, "input_feeding": True}, "input_feeding"),
+        ({"input_feeding": True}, "input_feeding"),
+    ],
+)
+def test_old_model_directories_with_two_decoder_keys_still_load(
+    tmp_path: Path, old: dict, decoder: str
+) -> None:
+    """config.yaml files written before model.decoder: read and mapped, with a note."""
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n" + "".join(f"  {k}: {str(v).lower()}\n" for k, v in old.items()))
+    with pytest.warns(FutureWarning, match=f"deprecated; read as decoder: {decoder}"):
+        assert load_config(path).model.decoder == decoder
+    with pytest.warns(FutureWarning):
+        assert load_config(None, ["model.fused_decoder=true"]).model.decoder == "fused"
+
+
+def test_decoder_contradicting_an_old_key_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("model:\n  decoder: input_feeding\n  fused_decoder: true\n")
+    with pytest.raises(ConfigError, match="decoder 'input_feeding' contradicts"):
+        load_config(path)

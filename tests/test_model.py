@@ -93,7 +93,7 @@ def overfit_reversal(config: ModelConfig, max_steps: int) -> float:
 )
 def test_tiny_model_overfits_reversal(cell: str, attention: str, fused: bool) -> None:
     config = tiny_config(
-        cell=cell, attention=attention, fused_decoder=fused, input_feeding=not fused
+        cell=cell, attention=attention, decoder="fused" if fused else "input_feeding"
     )
     accuracy = overfit_reversal(config, max_steps=400)
     assert accuracy >= 0.99, f"{cell}/{attention}/fused={fused}: token accuracy {accuracy:.3f}"
@@ -110,7 +110,7 @@ def padded_example():
 def test_padding_does_not_change_logits(cell: str, attention: str, fused: bool) -> None:
     torch.manual_seed(1)
     config = tiny_config(
-        cell=cell, attention=attention, fused_decoder=fused, input_feeding=not fused
+        cell=cell, attention=attention, decoder="fused" if fused else "input_feeding"
     )
     model = build_model(config, VOCAB, VOCAB).eval()
     src, src_lengths, tgt_in, _, tgt_lengths = padded_example()
@@ -161,7 +161,7 @@ def test_training_encoder_equals_the_packed_pass(
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 def test_step_by_step_decoding_matches_teacher_forcing(cell: str, fused: bool) -> None:
     torch.manual_seed(2)
-    config = tiny_config(cell=cell, fused_decoder=fused, input_feeding=not fused)
+    config = tiny_config(cell=cell, decoder="fused" if fused else "input_feeding")
     model = build_model(config, VOCAB, VOCAB).eval()
     src, src_lengths, tgt_in, tgt_out, tgt_lengths = padded_example()
     with torch.no_grad():
@@ -197,7 +197,7 @@ def test_shared_embeddings_are_one_matrix_for_one_vocabulary() -> None:
 
 
 def test_bahdanau_attention_size_sets_its_hidden_layer_and_still_learns() -> None:
-    config = tiny_config(fused_decoder=True, input_feeding=False, attention_size=8)
+    config = tiny_config(decoder="fused", attention_size=8)
     attention = build_model(config, VOCAB, VOCAB).decoder.attention
     assert attention.key_layer.weight.shape == (8, config.encoder_hidden * 2)
     assert attention.query_layer.weight.shape == (8, config.decoder_hidden)
@@ -288,7 +288,7 @@ def test_dropout_zeroes_a_share_p_scales_the_rest_and_keeps_the_dtype() -> None:
 
 @pytest.mark.parametrize("fused", [False, True])
 def test_copy_attention_learns_reversal_and_step_matches_teacher_forcing(fused: bool) -> None:
-    config = tiny_config(copy_attention=True, fused_decoder=fused, input_feeding=not fused)
+    config = tiny_config(copy_attention=True, decoder="fused" if fused else "input_feeding")
     assert overfit_reversal(config, max_steps=400) >= 0.99
     torch.manual_seed(2)
     model = build_model(config, VOCAB, VOCAB).eval()

@@ -773,9 +773,9 @@ def test_ablations_share_the_baseline_vocabulary_and_tabulate_validation_bleu(
     out = tmp_path / "en-es"
     baseline, fused = out / "baseline" / "model", out / "fused" / "model"
     assert (baseline / "spm.model").read_bytes() == (fused / "spm.model").read_bytes()
-    assert "fused_decoder: true" in (fused / "config.yaml").read_text()
+    assert "decoder: fused" in (fused / "config.yaml").read_text()
     # both vary from the reference (lr 1e-3, input feeding), not from today's conf/cpu.yaml
-    assert "fused_decoder: false" in (baseline / "config.yaml").read_text()
+    assert "decoder: input_feeding" in (baseline / "config.yaml").read_text()
     for model in baseline, fused:  # and the reference's values of conf/cpu.yaml's later changes
         config = (model / "config.yaml").read_text()
         for setting in ("lr: 0.001", "schedule: plateau", "dropout: 0.2", "attention_size: 0"):

@@ -201,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="SECTION.KEY=VALUE",
-        help="config override, e.g. model.fused_decoder=true",
+        help="config override, e.g. model.decoder=fused",
     )
     train.add_argument("--vocab-size", type=int, default=8000)
     train.add_argument(

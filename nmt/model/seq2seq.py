@@ -62,7 +62,7 @@ class Seq2Seq(nn.Module):
             config.cell,
             self.encoder.output_size,
             config.attention,
-            input_feeding=not config.fused_decoder and config.input_feeding,
+            input_feeding=config.decoder == "input_feeding",
             dropout=config.dropout,
             pad_id=PAD_ID,
             attention_size=config.attention_size,

@@ -35,20 +35,20 @@ NAMES=()
 # the decay schedule, which would anneal within these short budgets), with the values of its later
 # changes as they were then (dropout 0.2, attention as wide as the decoder, every final period
 # kept), so that the baseline reproduces the recorded table's
-REFERENCE=(training.lr=1e-3 model.fused_decoder=false training.schedule=plateau
+REFERENCE=(training.lr=1e-3 model.decoder=input_feeding training.schedule=plateau
   model.dropout=0.2 model.attention_size=0 data.drop_final_period=0.0)
 # name -> --set overrides of the reference (space-separated SECTION.KEY=VALUE)
 declare -A ABLATION=(
   [baseline]=""
-  [fused]="model.fused_decoder=true"
+  [fused]="model.decoder=fused"
   [dropout0.1]="model.dropout=0.1"
   [lr2e-3]="training.lr=2e-3"
   [tokens6000]="training.max_tokens=6000"
   [vocab16k]="tokenizer.vocab_size=16000"
   [decoder256]="model.decoder_hidden=256"
-  [lr2e-3+fused]="training.lr=2e-3 model.fused_decoder=true"
-  [lr2e-3+fused+shared]="training.lr=2e-3 model.fused_decoder=true model.share_embeddings=true"
-  [lr2e-3+fused+copy]="training.lr=2e-3 model.fused_decoder=true model.copy_attention=true"
+  [lr2e-3+fused]="training.lr=2e-3 model.decoder=fused"
+  [lr2e-3+fused+shared]="training.lr=2e-3 model.decoder=fused model.share_embeddings=true"
+  [lr2e-3+fused+copy]="training.lr=2e-3 model.decoder=fused model.copy_attention=true"
 )
 ORDER=(baseline fused dropout0.1 lr2e-3 tokens6000 vocab16k decoder256 lr2e-3+fused
   lr2e-3+fused+shared lr2e-3+fused+copy)

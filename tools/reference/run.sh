@@ -32,11 +32,10 @@ fi
 
 for precision in $TRAIN_PRECISIONS; do
   for variant in input_feeding fused; do
-    fused=false; [ "$variant" = fused ] && fused=true
     python tools/benchmark.py --json "$OUT/bench_train_${variant}_$precision.json" train \
       --src "$DATA_DIR/tatoeba/train.en.gz" --tgt "$DATA_DIR/tatoeba/train.es.gz" \
       --work "$OUT/model" --preset small --threads "$THREADS" --steps 10 --repeats 3 --warmup 3 \
-      --set "model.fused_decoder=$fused" --set "training.precision=$precision"
+      --set "model.decoder=$variant" --set "training.precision=$precision"
   done
 done
 
