@@ -4,7 +4,9 @@ declares its arguments and a ``_run_<name>`` function that calls into the packag
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Callable
 
 from nmt.config import TRANSLATION_PRECISIONS
@@ -14,6 +16,8 @@ Runner = Callable[[argparse.Namespace], int]
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; every error it expects, and any OSError (a full disk, a permission), is a
+    one-line ``nmt COMMAND: error: ...`` on stderr and exit status 2, never a traceback."""
     parser = argparse.ArgumentParser(
         prog="nmt", description="Recurrent neural machine translation: train, translate, evaluate."
     )
@@ -23,14 +27,43 @@ def main(argv: list[str] | None = None) -> int:
         add(command)
         command.set_defaults(run=run)
     args = parser.parse_args(argv)
+    prefix = f"nmt {args.command}"
     try:
-        return args.run(args) or 0
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warnings(prefix)
+            status = args.run(args) or 0
+        sys.stdout.flush()  # a full disk or closed pipe behind stdout shows here, not at exit
+        return status
     except NMTError as error:
-        print(f"nmt {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        message = str(error)
+    except OSError as error:  # e.g. a checkpoint written into a full model directory
+        what = error.strerror or str(error)
+        names = " -> ".join(str(name) for name in (error.filename, error.filename2) if name)
+        message = f"{names}: {what}" if names else what
     except KeyboardInterrupt:
-        print(f"nmt {args.command}: interrupted", file=sys.stderr)
+        print(f"{prefix}: interrupted", file=sys.stderr)
         return 130
+    print(f"{prefix}: error: {message}", file=sys.stderr)
+    try:
+        sys.stdout.flush()
+    except OSError:  # stdout itself failed: what it still holds can never be written
+        _drop_stdout()
+    return 2
+
+
+def _one_line_warnings(prefix: str) -> Callable[..., None]:
+    """A ``warnings.showwarning`` that prints ``PREFIX: warning: MESSAGE``, without the source
+    line that Python's format adds: the user did not write that code."""
+
+    def show(message: Warning | str, *args: object, **kwargs: object) -> None:
+        print(f"{prefix}: warning: {message}", file=sys.stderr)
+
+    return show
+
+
+def _drop_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush has nowhere to fail."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
@@ -388,8 +421,10 @@ _TRANSLATE_EPILOG = """\
 input and output:
   UTF-8 text, one sentence a line; output line N is the translation of input line N, and an
   empty or whitespace-only line gives an empty line. CRLF line endings and a leading byte-order
-  mark are accepted; the output has LF endings and no BOM. From a pipe, lines are translated as
-  they arrive (at most 2000 at a time) and each chunk of output is flushed at once.
+  mark are accepted; the output has LF endings and no BOM. From a pipe (stdin, a FIFO, <(cmd)),
+  lines are translated as they arrive (at most 2000 at a time); on stdout each chunk of output is
+  flushed at once. -o FILE is written to a hidden temporary file beside it, which replaces FILE
+  only once every line is translated: a failed or interrupted run leaves FILE as it was.
 
 long lines:
   a line longer than the model's limit (data.max_len source pieces in its config.yaml) is
@@ -399,7 +434,9 @@ long lines:
 --n-best N:
   N lines per input line, best first, Moses style: "i ||| translation ||| score", i counting input
   lines from 0, score = log-probability / GNMT length penalty. There are fewer than N when fewer
-  hypotheses exist (an empty line has one, with score 0).
+  hypotheses exist (an empty line has one, with score 0). A line the model finds no translation
+  of finite score for (NaN weights after diverged training) gets its partial output, score -inf,
+  and a warning.
 
 --alignments:
   append " ||| " and Pharaoh pairs "s-t" to each line: for each target piece t, the source piece s
@@ -423,7 +460,11 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
         help="weights to use instead of MODEL_DIR/model.pt, e.g. MODEL_DIR/checkpoints/step_N.pt",
     )
     parser.add_argument(
-        "-i", "--input", default="-", metavar="FILE", help="text to translate (default: - = stdin)"
+        "-i",
+        "--input",
+        default="-",
+        metavar="FILE",
+        help="text to translate: a file, a FIFO or <(cmd) (default: - = stdin)",
     )
     parser.add_argument(
         "-o", "--output", default="-", metavar="FILE", help="translations (default: - = stdout)"
@@ -502,23 +543,16 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
 
 def _run_translate(args: argparse.Namespace) -> int:
     import contextlib
-    import os
     from pathlib import Path
-    from typing import BinaryIO
 
     from tqdm import tqdm
 
-    from nmt.linestream import count_lines, read_line_chunks
+    from nmt.linestream import atomic_output, count_lines, open_input, read_line_chunks
     from nmt.translator import Translator
 
     from_file, to_file = args.input != "-", args.output != "-"
-    if from_file and not Path(args.input).is_file():
-        raise NMTError(f"{args.input}: input file not found")
     if from_file and to_file and Path(args.input).resolve() == Path(args.output).resolve():
         raise NMTError(f"{args.output}: the output file would overwrite the input")
-    translator = Translator.from_pretrained(
-        args.model, args.checkpoint, args.device, args.threads, args.precision
-    )
     options = dict(
         beam_size=args.beam_size,
         batch_size=args.batch_size,
@@ -533,40 +567,41 @@ def _run_translate(args: argparse.Namespace) -> int:
         mbr=args.mbr,
         mbr_samples=args.mbr_samples,
     )
-
-    def open_binary(path: str, mode: str) -> BinaryIO:
-        """``open(path, mode)``, closed with the stack; failures are errors naming the file."""
-        try:
-            return stack.enter_context(open(path, mode))
-        except OSError as error:
-            action = "read" if "r" in mode else "write"
-            raise NMTError(f"{path}: cannot {action}: {error.strerror}") from None
-
     with contextlib.ExitStack() as stack:
-        source = open_binary(args.input, "rb") if from_file else sys.stdin.buffer
-        sink = open_binary(args.output, "wb") if to_file else sys.stdout.buffer
-        # the bar goes to stderr, and only for a file (a count is known) on a terminal
+        # the input first: a missing file is reported before the model takes seconds to load
+        source = stack.enter_context(open_input(args.input)) if from_file else sys.stdin.buffer
+        translator = Translator.from_pretrained(
+            args.model, args.checkpoint, args.device, args.threads, args.precision
+        )
+        # a file is replaced only when every line is translated; stdout streams as it goes
+        sink = stack.enter_context(atomic_output(args.output)) if to_file else sys.stdout.buffer
+        total = count_lines(args.input) if from_file else None  # None: a pipe, not counted
+        # the bar goes to stderr, and only when a count is known, on a terminal
         bar = stack.enter_context(
             tqdm(
-                total=count_lines(args.input) if from_file else None,
+                total=total,
                 unit=" lines",
                 file=sys.stderr,
-                disable=None if from_file else True,
+                disable=None if total is not None else True,
             )
         )
         index = 0
-        try:
-            name = args.input if from_file else "<stdin>"
-            for lines in read_line_chunks(source, name, args.on_invalid_utf8):
-                results = translator.translate_hypotheses(lines, progress=bar.update, **options)
-                sink.write(
-                    _format_translations(results, index, args.n_best is not None, args.alignments)
-                )
+        name = args.input if from_file else "<stdin>"
+        for lines in read_line_chunks(source, name, args.on_invalid_utf8):
+            results = translator.translate_hypotheses(lines, progress=bar.update, **options)
+            output = _format_translations(results, index, args.n_best is not None, args.alignments)
+            try:
+                sink.write(output)
                 sink.flush()
-                index += len(lines)
-        except BrokenPipeError:
-            # the reader left (`| head`): stop quietly, and keep Python from flushing into the pipe
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            except OSError as error:
+                if isinstance(error, BrokenPipeError) and not to_file:
+                    # the reader left (`| head`): stop quietly, and keep Python from flushing
+                    # into the pipe at exit
+                    _drop_stdout()
+                    return 0
+                where = args.output if to_file else "<stdout>"
+                raise NMTError(f"{where}: cannot write: {error.strerror}") from None
+            index += len(lines)
     return 0
 
 

@@ -25,12 +25,18 @@ Lengths and scores, shared by the searches:
 * With ``no_repeat_ngram = n`` (>= 2), a row may not emit a token that would repeat an n-gram of
   target pieces it already holds; an under-trained RNN otherwise falls into loops ("2020 para
   2020 para ...") on long or out-of-domain input.
+* Every sentence gets at least one hypothesis. A NaN log-probability (weights that diverged in
+  training) counts as -inf, impossible; a sentence left with no continuation of finite score
+  ends at once with the tokens it has (greedy and sampling: its row's; beam search: its best
+  beam's), scored -inf, and the search warns (RuntimeWarning). Callers that drop a sentence
+  without a hypothesis would otherwise lose a line of output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -94,7 +100,7 @@ def greedy_search(
         return []
     with _eval_mode(model):
         encoded, state = model.encode(src, src_lengths)
-        return _row_search(
+        hypotheses = _row_search(
             model,
             encoded,
             state,
@@ -104,6 +110,8 @@ def greedy_search(
             no_repeat_ngram,
             _argmax,
         )
+    _warn_if_unscored([[h] for h in hypotheses])
+    return hypotheses
 
 
 @torch.inference_mode()
@@ -150,24 +158,21 @@ def sample_search(
             no_repeat_ngram,
             lambda log_probs: _epsilon_sample(log_probs, epsilon, generator),
         )
-    return [samples[b * num_samples : (b + 1) * num_samples] for b in range(batch)]
+    found = [samples[b * num_samples : (b + 1) * num_samples] for b in range(batch)]
+    _warn_if_unscored(found)
+    return found
 
 
-def _argmax(log_probs: Tensor) -> tuple[Tensor, Tensor]:
-    best, token = log_probs.max(dim=-1)
-    return token, best
+def _argmax(log_probs: Tensor) -> Tensor:
+    return log_probs.argmax(dim=-1)
 
 
-def _epsilon_sample(
-    log_probs: Tensor, epsilon: float, generator: torch.Generator | None
-) -> tuple[Tensor, Tensor]:
-    """One token per row among those of probability >= epsilon (and the argmax), and its
-    log-probability under the full distribution."""
+def _epsilon_sample(log_probs: Tensor, epsilon: float, generator: torch.Generator | None) -> Tensor:
+    """One token per row among those of probability >= epsilon (and the argmax)."""
     probs = log_probs.float().exp()
     keep = probs >= epsilon
     keep.scatter_(1, probs.argmax(dim=1, keepdim=True), True)
-    token = torch.multinomial(probs * keep, 1, generator=generator)  # (rows, 1)
-    return token.squeeze(1), log_probs.gather(1, token).squeeze(1)
+    return torch.multinomial(probs * keep, 1, generator=generator).squeeze(1)  # (rows,)
 
 
 def _row_search(
@@ -178,7 +183,7 @@ def _row_search(
     limit: Tensor,
     min_len_a: float,
     no_repeat_ngram: int,
-    pick: Callable[[Tensor], tuple[Tensor, Tensor]],
+    pick: Callable[[Tensor], Tensor],
 ) -> list[Hypothesis]:
     """One token per row and step, chosen by ``pick`` from the row's log-probabilities; rows
     leave the batch as they end. One hypothesis per row, in row order."""
@@ -196,13 +201,17 @@ def _row_search(
     lengths = src_lengths.tolist()
     for t in range(max(limits) + 1):
         log_probs, weights, state = model.step(prev, encoded, state)  # (active, V), (active, S)
+        _nan_is_impossible(log_probs)
         _block_specials(log_probs)
         _block_repeats(log_probs, history, no_repeat_ngram)
         if t < min_steps:
             _block_eos(log_probs, t < minimum)
         _force_eos(log_probs, t >= limit)
-        token, token_score = pick(log_probs)  # (active,)
-        scores = scores + token_score
+        # a row with no token of finite score left ends here, scored -inf (pick gets a harmless
+        # uniform row instead: sampling cannot draw from one without probability)
+        stuck = ~log_probs.isfinite().any(dim=1)  # (active,)
+        token = pick(log_probs.masked_fill(stuck.unsqueeze(1), 0.0)).masked_fill(stuck, EOS_ID)
+        scores = scores + log_probs.gather(1, token.unsqueeze(1)).squeeze(1)
         ended = token == EOS_ID
         if bool(ended.any()):
             ended_rows = ended.nonzero().squeeze(1)
@@ -245,7 +254,8 @@ def beam_search(
 
     A sentence is finished once ``beam_size`` hypotheses have ended in EOS (the first ones that
     ranked among the beam's top ``beam_size`` candidates of a step) or its length limit is reached.
-    An n-best list is shorter than ``n_best`` only when fewer hypotheses can exist (tiny limits).
+    An n-best list is shorter than ``n_best`` only when fewer hypotheses can exist (tiny limits),
+    and never empty (see the module doc on scores of -inf).
     """
     if beam_size < 1:
         raise ValueError(f"beam_size must be at least 1, got {beam_size}")
@@ -254,7 +264,7 @@ def beam_search(
     if src.size(0) == 0:
         return []
     with _eval_mode(model):
-        return _beam_search(
+        found = _beam_search(
             model,
             src,
             src_lengths,
@@ -268,6 +278,8 @@ def beam_search(
             coverage_beta,
             min_len_a,
         )
+    _warn_if_unscored(found)
+    return found
 
 
 def _beam_search(
@@ -307,6 +319,7 @@ def _beam_search(
 
     for t in range(max(limits) + 1):
         log_probs, weights, state = model.step(prev, encoded, state)  # (active*k, V), (.., S)
+        _nan_is_impossible(log_probs)
         _block_specials(log_probs)
         _block_repeats(log_probs, history, no_repeat_ngram)
         if t < min_steps:
@@ -340,11 +353,26 @@ def _beam_search(
                     finished[index].append(hypothesis)
             n_finished = n_finished + ends.sum(dim=1)
 
-        done = (n_finished >= k) | (t >= limit)  # (active,)
+        # done: k hypotheses, the length limit, or no candidate of finite score left
+        done = (n_finished >= k) | (t >= limit) | (top_scores[:, 0] == -math.inf)  # (active,)
         # The first k non-EOS candidates of each sentence, in score order.
         order = is_eos.long() * (2 * k) + torch.arange(top_ids.size(1), device=device)
         keep_candidates = order.topk(k, dim=1, largest=False).indices  # (active, k)
         keep = (~done).nonzero().squeeze(1)  # (still_active,)
+        if keep.numel() < active:
+            # a sentence that ends without a finished hypothesis gets its best beam (beam 0:
+            # beams are kept in score order) as it stands, scored -inf
+            gone = done.nonzero().squeeze(1)
+            empty = [i for i, index in enumerate(sentence[gone].tolist()) if not finished[index]]
+            if empty:
+                rows, ids = gone[empty] * k, sentence[gone[empty]]
+                unscored = torch.full((len(empty),), -math.inf)
+                for index, hypothesis in zip(
+                    ids.tolist(),
+                    _hypotheses(history, attention, rows, unscored, ids, t, lengths),
+                    strict=True,
+                ):
+                    finished[index].append(hypothesis)
         if keep.numel() == 0:
             break
         chosen = keep_candidates[keep]  # (still_active, k)
@@ -361,6 +389,26 @@ def _beam_search(
         attention = torch.cat([attention[new_rows], weights[new_rows].unsqueeze(1)], dim=1)
 
     return [sorted(hyps, key=lambda h: -h.score)[:n_best] for hyps in finished]
+
+
+def _nan_is_impossible(log_probs: Tensor) -> None:
+    """NaN log-probabilities (a model whose weights diverged) become -inf: never chosen, and
+    comparable, where NaN would win every max and top-k."""
+    log_probs.masked_fill_(log_probs.isnan(), -math.inf)
+
+
+def _warn_if_unscored(found: list[list[Hypothesis]]) -> None:
+    """Warn when a sentence's best hypothesis scores -inf: the model gave its output no
+    probability, so the translation is a placeholder, not the model's answer."""
+    unscored = sum(max(h.score for h in hypotheses) == -math.inf for hypotheses in found)
+    if unscored:
+        warnings.warn(
+            f"{unscored} of {len(found)} sentences got no translation with a finite score: the "
+            "model's probabilities are NaN or zero (did its training diverge? see the loss in "
+            "train_log.jsonl); each gets the tokens found so far, often none, scored -inf",
+            RuntimeWarning,
+            stacklevel=2,
+        )
 
 
 def _block_specials(log_probs: Tensor) -> None:

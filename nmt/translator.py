@@ -181,14 +181,18 @@ class Translator:
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
-        An empty line gets one empty translation with score 0. ``progress`` is called after each
-        batch with the number of lines it completed (e.g. ``tqdm.update``). With ``mbr`` the
-        search keeps all ``beam_size`` candidates of each sentence and "best" means the highest
-        expected chrF against the others (:mod:`nmt.mbr`); with ``mbr_samples`` > 0 the
-        pseudo-references are that many translations sampled from the model (epsilon sampling,
-        ``decoding.sampling_epsilon``), candidates too, and each distinct text is listed once.
-        Scores stay the model's. Sampling is seeded per batch: the same input, batch size and
-        settings give the same output.
+        An empty line gets one empty translation with score 0, and every other line at least one:
+        where the model gives no translation a finite score (NaN weights after a diverged
+        training), the search's partial output, scored -inf, with a RuntimeWarning (see
+        :mod:`nmt.search`), so that output line N still belongs to input line N.
+
+        ``progress`` is called after each batch with the number of lines it completed (e.g.
+        ``tqdm.update``). With ``mbr`` the search keeps all ``beam_size`` candidates of each
+        sentence and "best" means the highest expected chrF against the others (:mod:`nmt.mbr`);
+        with ``mbr_samples`` > 0 the pseudo-references are that many translations sampled from
+        the model (epsilon sampling, ``decoding.sampling_epsilon``), candidates too, and each
+        distinct text is listed once. Scores stay the model's. Sampling is seeded per batch: the
+        same input, batch size and settings give the same output.
         """
         settings = self._settings(
             beam_size,

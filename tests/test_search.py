@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 import pytest
 import torch
@@ -497,3 +498,43 @@ def test_sampling_keeps_the_search_options() -> None:
     with pytest.raises(ValueError, match="epsilon"):
         sample_search(model, src, lengths, 2, 1.0, 1.5, 3)
     assert sample_search(model, src[:0], lengths[:0], 2, 0.0, 1.5, 3) == []
+
+
+def nan_model() -> Seq2Seq:
+    """A model whose training diverged (say lr=1e38): every weight, so every log-prob, is NaN."""
+    model = tiny_model()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.fill_(math.nan)
+    return model
+
+
+def test_nan_model_gives_every_sentence_a_hypothesis_scored_minus_inf_and_warns() -> None:
+    model = nan_model()
+    src, lengths = source_batch([5, 3, 7])
+    generator = torch.Generator().manual_seed(0)
+    searches = {
+        "greedy": lambda: [[h] for h in greedy_search(model, src, lengths, 1.5, 3)],
+        "beam": lambda: beam_search(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3),
+        "sampling": lambda: sample_search(model, src, lengths, 4, 0.0, 1.5, 3, generator=generator),
+    }
+    for name, search in searches.items():
+        with pytest.warns(
+            RuntimeWarning, match="3 of 3 sentences got no translation with a finite"
+        ):
+            found = search()
+        assert len(found) == 3, name
+        for hypotheses in found:
+            assert hypotheses, name
+            for h in hypotheses:
+                assert (h.tokens, h.score, h.attention.shape[0]) == ([], -math.inf, 0), name
+
+
+def test_a_finite_model_raises_no_warning() -> None:
+    model = tiny_model()
+    src, lengths = source_batch([5, 3, 7])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        greedy_search(model, src, lengths, 1.5, 3)
+        beam_search(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3)
+        sample_search(model, src, lengths, 4, 0.0, 1.5, 3)

@@ -6,17 +6,23 @@ from __future__ import annotations
 import math
 import os
 import select
+import shutil
+import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 import torch
 from sacrebleu.metrics import CHRF
 
+import nmt.cli as cli_module
+import nmt.train as train_module
 import nmt.translator as translator_module
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.cli import main
+from nmt.config import config_from_dict, save_config
 from nmt.errors import NMTError
 from nmt.search import Hypothesis, beam_search, sample_search
 from nmt.translator import Translator, split_points
@@ -469,3 +475,193 @@ def test_cli_mbr_and_min_len_flags_write_the_translators_choice(
         written = target.read_text(encoding="utf-8").splitlines()
         assert written == ["", *translator.translate(lines, beam_size=4, **options)]
         assert written[1:] != plain  # the flag reached the search
+
+
+# ---- a model whose weights are NaN ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def nan_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model directory with every weight NaN, as a diverged training run leaves it."""
+    model_dir = tmp_path_factory.mktemp("nan_model")
+    shutil.copytree(tiny_model_dir, model_dir, dirs_exist_ok=True)
+    state = load_checkpoint(model_dir / "model.pt")
+    state["model"] = {
+        name: weight.fill_(math.nan) if weight.is_floating_point() else weight
+        for name, weight in state["model"].items()
+    }
+    save_checkpoint(state, model_dir / "model.pt")
+    return model_dir
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"beam_size": 1},
+        {"beam_size": 3},
+        {"beam_size": 3, "n_best": 3},
+        {"beam_size": 3, "mbr": True},
+        {"beam_size": 3, "mbr": True, "mbr_samples": 4},
+    ],
+    ids=["greedy", "beam", "n-best", "mbr", "sampled-mbr"],
+)
+def test_nan_model_answers_every_line_with_a_warning(
+    nan_model_dir: Path, translator: Translator, sentences: list[str], options: dict
+) -> None:
+    nan_translator = Translator.from_pretrained(nan_model_dir)
+    lines = ["Tom is here.", "", overlong_line(sentences, translator), "Hi!"]
+    with pytest.warns(RuntimeWarning, match="no translation with a finite score"):
+        results = nan_translator.translate_hypotheses(lines, **options)
+    assert [len(translations) for translations in results] == [1, 1, 1, 1]
+    assert [translations[0].score for translations in results] == [
+        -math.inf,
+        0.0,
+        -math.inf,
+        -math.inf,
+    ]
+    best_only = {key: value for key, value in options.items() if key != "n_best"}
+    with pytest.warns(RuntimeWarning):
+        assert len(nan_translator.translate(lines, **best_only)) == len(lines)
+
+
+def test_cli_nan_model_writes_one_line_per_input_line_and_warns(
+    nan_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Tom is here.\n\nHi!\n", encoding="utf-8")
+    target = tmp_path / "out.txt"
+    argv = ["translate", "-m", str(nan_model_dir), "-i", str(source), "-o", str(target)]
+    assert main(argv) == 0
+    assert target.read_text(encoding="utf-8") == "\n\n\n"
+    assert "nmt translate: warning: 2 of 2 sentences got no translation" in capsys.readouterr().err
+    assert main([*argv, "--beam-size", "2", "--n-best", "2"]) == 0
+    rows = [line.split(" ||| ") for line in target.read_text(encoding="utf-8").splitlines()]
+    assert rows == [["0", "", "-inf"], ["1", "", "0.0000"], ["2", "", "-inf"]]
+
+
+# ---- write errors, failed runs, pipes as input -----------------------------------------------------
+
+
+@pytest.mark.parametrize("to", ["-o /dev/full", "stdout > /dev/full"])
+def test_cli_write_error_is_one_line_naming_the_output(
+    tiny_model_dir: Path, tmp_path: Path, to: str
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Tom is here.\nHi!\n", encoding="utf-8")
+    argv = [sys.executable, "-m", "nmt", "translate", "-m", str(tiny_model_dir), "-i", str(source)]
+    argv += ["--threads", "1"]
+    with open("/dev/full", "wb") as full:
+        result = subprocess.run(
+            [*argv, "-o", "/dev/full"] if to.startswith("-o") else argv,
+            stdout=subprocess.PIPE if to.startswith("-o") else full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=PIPE_TIMEOUT,
+        )
+    name = "/dev/full" if to.startswith("-o") else "<stdout>"
+    assert result.returncode == 2
+    assert result.stderr == f"nmt translate: error: {name}: cannot write: No space left on device\n"
+    assert stat.S_ISCHR(os.stat("/dev/full").st_mode)  # written to, never replaced
+
+
+def test_cli_os_error_of_any_command_is_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "config.yaml"
+    save_config(config_from_dict({}, source="test"), config)
+
+    def full_disk(*args: object, **kwargs: object) -> None:
+        raise OSError(28, "No space left on device", "exp/model/checkpoints/step_00000100.pt")
+
+    monkeypatch.setattr(train_module, "train", full_disk)
+    assert main(["train", str(config)]) == 2
+    assert capsys.readouterr().err == (
+        "nmt train: error: exp/model/checkpoints/step_00000100.pt: No space left on device\n"
+    )
+
+
+def test_cli_invalid_byte_late_in_the_input_leaves_the_old_output_untouched(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Line 4000 of 4500 is invalid UTF-8, after the first 2000-line chunk was written."""
+    blank = b" " * 40 + b"\n"  # translated to "" without the model, so the test stays fast
+    source = tmp_path / "in.txt"
+    source.write_bytes(b"Hi!\n" + blank * 3998 + b"Bad \xff byte.\n" + blank * 500)
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"yesterday's translation\n")
+    written = []
+    format_translations = cli_module._format_translations
+
+    def recording(*args: object) -> bytes:
+        written.append(format_translations(*args))
+        return written[-1]
+
+    monkeypatch.setattr(cli_module, "_format_translations", recording)
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
+    assert main(argv) == 2
+    assert len(written) >= 1  # output was produced before the error
+    assert target.read_bytes() == b"yesterday's translation\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.txt", "out.txt"]
+
+
+def test_cli_interrupted_run_leaves_the_old_output_untouched(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Tom is here.\n", encoding="utf-8")
+    target = tmp_path / "out.txt"
+    target.write_bytes(b"yesterday's translation\n")
+
+    def interrupt(*args: object) -> bytes:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli_module, "_format_translations", interrupt)
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
+    assert main(argv) == 130
+    assert target.read_bytes() == b"yesterday's translation\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["in.txt", "out.txt"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "/dev/fd"])
+def test_cli_reads_a_fifo_or_process_substitution(
+    tiny_model_dir: Path, tmp_path: Path, translator: Translator, kind: str
+) -> None:
+    """`-i <(cat file)` hands over /dev/fd/N, a pipe; `mkfifo` makes a named one."""
+    lines = ["Tom is here.", "", "Hi!"]
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    if kind == "fifo":
+        path = str(tmp_path / "in.fifo")
+        os.mkfifo(path)
+        write_end = None
+    else:
+        read_end, write_end = os.pipe()
+        path = f"/dev/fd/{read_end}"
+
+    def write() -> None:
+        with open(path, "wb") if write_end is None else os.fdopen(write_end, "wb") as pipe:
+            pipe.write(data)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    target = tmp_path / "out.txt"
+    try:
+        assert main(["translate", "-m", str(tiny_model_dir), "-i", path, "-o", str(target)]) == 0
+    finally:
+        if kind == "fifo" and writer.is_alive():  # never opened: let the writer's open return
+            os.close(os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        writer.join(timeout=PIPE_TIMEOUT)
+        if kind == "/dev/fd":
+            os.close(read_end)
+    assert target.read_text(encoding="utf-8").splitlines() == translator.translate(lines)
+
+
+def test_cli_directory_as_input_or_output_is_an_error_saying_so(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.txt"
+    source.write_text("Hi!\n", encoding="utf-8")
+    model = ["translate", "-m", str(tiny_model_dir)]
+    assert main([*model, "-i", str(tmp_path), "-o", str(tmp_path / "out.txt")]) == 2
+    assert f"{tmp_path}: is a directory, not a text file" in capsys.readouterr().err
+    assert main([*model, "-i", str(source), "-o", str(tmp_path)]) == 2
+    assert f"{tmp_path}: is a directory, not a text file" in capsys.readouterr().err
