@@ -390,10 +390,24 @@ _COMMANDS.append(
 def _add_train(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="YAML config (see recipes/en_es/conf/ for examples)")
     _add_overrides(parser, "training.lr=5e-4")
-    parser.add_argument(
+    start = parser.add_mutually_exclusive_group()
+    start.add_argument(
         "--resume",
         action="store_true",
-        help="continue from the newest readable checkpoint in training.model_dir",
+        help="continue from the newest readable checkpoint in training.model_dir (an error, "
+        "changing nothing, if checkpoints are there but none can be read)",
+    )
+    start.add_argument(
+        "--restart",
+        action="store_true",
+        help="delete training.model_dir's checkpoints and model.pt and train from step 0 "
+        "(its SentencePiece model is kept)",
+    )
+    parser.add_argument(
+        "--init-from",
+        metavar="MODEL_DIR",
+        help="fine-tune: start from this model's SentencePiece model and best weights (the "
+        "config's model section must match it), with a fresh optimizer and schedule",
     )
 
 
@@ -401,7 +415,8 @@ def _run_train(args: argparse.Namespace) -> int:
     from nmt.config import load_config
     from nmt.train import train
 
-    train(load_config(args.config, args.overrides), resume=args.resume)
+    config = load_config(args.config, args.overrides)
+    train(config, resume=args.resume, restart=args.restart, init_from=args.init_from)
     return 0
 
 

@@ -34,15 +34,15 @@ from torch import Tensor
 
 from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, DecodingConfig, load_config
+from nmt.constants import CONFIG_FILE, WEIGHTS_FILE
 from nmt.errors import NMTError
+from nmt.hub import resolve_model_dir
 from nmt.mbr import mbr_order, sampled_mbr_order
 from nmt.model import Seq2Seq, build_model
 from nmt.quantization import apply_precision
 from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty, sample_search
 from nmt.tokenizer import PAD_ID, Tokenizer
 
-CONFIG_FILE = "config.yaml"
-WEIGHTS_FILE = "model.pt"
 SAMPLING_SEED = 1  # sampling MBR draws from a generator seeded with this for every batch
 
 _SENTENCE_END = tuple(".!?…。！？")
@@ -101,20 +101,19 @@ class Translator:
         device: str | torch.device = "cpu",
         threads: int | None = None,
         precision: str = "fp32",
+        revision: str | None = None,
     ) -> Translator:
         """Load ``model_dir``: ``config.yaml``, the SentencePiece model(s) and ``model.pt``.
+
+        ``model_dir`` is a local directory, or else a Hugging Face Hub repo id (``org/name``,
+        at ``revision``) fetched into the Hub's cache (:func:`nmt.hub.resolve_model_dir`).
 
         ``checkpoint`` (e.g. ``model_dir/checkpoints/step_00010000.pt``) replaces ``model.pt``.
         ``threads`` sets ``torch.set_num_threads`` for the whole process. ``precision="int8"``
         translates with int8 weights on the CPU (:mod:`nmt.quantization`): 2-3x faster, with
         slightly different translations (BLEU within a few tenths in ``docs/results.md``).
         """
-        model_dir = Path(model_dir)
-        if not model_dir.is_dir():
-            raise NMTError(
-                f"{model_dir}: model directory not found (it holds {CONFIG_FILE}, {WEIGHTS_FILE} "
-                "and the SentencePiece model that `nmt train` wrote)"
-            )
+        model_dir = resolve_model_dir(model_dir, revision)
         if threads is not None:
             if threads < 1:
                 raise NMTError(f"threads must be at least 1, got {threads}")

@@ -117,6 +117,23 @@ def test_resume_without_a_readable_checkpoint_changes_nothing(corpus, tmp_path: 
     assert load_checkpoint(model_dir / "model.pt")["step"] == 4
 
 
+def test_cli_resume_refuses_unreadable_checkpoints_and_restart_starts_over(
+    corpus, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from nmt.cli import main
+    from nmt.config import save_config
+
+    model_dir = tmp_path / "model"
+    train(make_config(corpus, model_dir, max_steps=4))
+    save_config(make_config(corpus, model_dir, max_steps=4), tmp_path / "conf.yaml")
+    newest = list_step_checkpoints(model_dir / "checkpoints")[-1][1]
+    newest.write_bytes(b"")
+    assert main(["train", str(tmp_path / "conf.yaml"), "--resume"]) == 2
+    assert "no readable checkpoint" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "conf.yaml"), "--restart"]) == 0
+    assert load_checkpoint(newest)["progress"]["step"] == 4
+
+
 def test_unreadable_newer_checkpoints_are_set_aside_so_pruning_keeps_the_good_one(
     corpus, tmp_path: Path
 ) -> None:
