@@ -41,6 +41,11 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
             os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp's 0600 would hide it
             os.fsync(handle.fileno())
         os.replace(temporary, path)
+    except OSError as error:  # a full disk names no file: name the checkpoint
+        Path(temporary).unlink(missing_ok=True)
+        if error.filename is None:
+            raise OSError(error.errno, error.strerror, str(path)) from None
+        raise
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise

@@ -261,6 +261,21 @@ def test_saved_files_respect_the_umask(tmp_path: Path) -> None:
         os.umask(previous)
 
 
+def test_a_full_disk_while_saving_names_the_file_and_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import nmt.checkpoint
+
+    def disk_full(*_: object, **__: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(nmt.checkpoint.torch, "save", disk_full)
+    with pytest.raises(OSError, match="No space left on device") as error:
+        save_checkpoint({"model": {}}, tmp_path / "step_00000004.pt")
+    assert error.value.filename == str(tmp_path / "step_00000004.pt")
+    assert list(tmp_path.iterdir()) == []
+
+
 class _RunsCode:
     def __reduce__(self):
         return (os.system, ("touch ran-code",))
