@@ -48,7 +48,14 @@ def tiny_model(
     """
     torch.manual_seed(seed)
     config = config_from_dict(
-        {"model": {"preset": "tiny", "cell": cell, "attention": attention, "fused_decoder": fused}}
+        {
+            "model": {
+                "preset": "tiny",
+                "cell": cell,
+                "attention": attention,
+                "decoder": "fused" if fused else "input_feeding",
+            }
+        }
     ).model
     model = build_model(config, SRC_VOCAB, tgt_vocab)
     for parameter in model.parameters():
@@ -410,7 +417,7 @@ def test_coverage_penalty_reranks_the_finished_hypotheses_by_their_attention() -
 def test_copy_attention_model_searches_batched_as_alone_and_greedy_as_beam_one() -> None:
     torch.manual_seed(4)
     config = config_from_dict(
-        {"model": {"preset": "tiny", "copy_attention": True, "fused_decoder": True}}
+        {"model": {"preset": "tiny", "copy_attention": True, "decoder": "fused"}}
     ).model
     model = build_model(config, SRC_VOCAB, SRC_VOCAB)  # copying needs one vocabulary
     for parameter in model.parameters():
