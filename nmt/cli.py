@@ -7,7 +7,7 @@ import argparse
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from nmt.config import TRANSLATION_PRECISIONS
 from nmt.errors import NMTError
@@ -562,7 +562,8 @@ def _run_translate(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from nmt.linestream import atomic_output, count_lines, open_input, read_line_chunks
+    from nmt.linestream import atomic_output
+    from nmt.textio import count_lines, open_input, read_line_chunks
     from nmt.translator import Translator
 
     from_file, to_file = args.input != "-", args.output != "-"
@@ -602,7 +603,7 @@ def _run_translate(args: argparse.Namespace) -> int:
         )
         index = 0
         name = args.input if from_file else "<stdin>"
-        for lines in read_line_chunks(source, name, args.on_invalid_utf8):
+        for lines in _input_chunks(read_line_chunks(source, name, args.on_invalid_utf8)):
             results = translator.translate_hypotheses(lines, progress=bar.update, **options)
             output = _format_translations(results, index, args.n_best is not None, args.alignments)
             try:
@@ -618,6 +619,21 @@ def _run_translate(args: argparse.Namespace) -> int:
                 raise NMTError(f"{where}: cannot write: {error.strerror}") from None
             index += len(lines)
     return 0
+
+
+def _input_chunks(chunks: Iterator[list[str]]) -> Iterator[list[str]]:
+    """``chunks``, with the way round invalid UTF-8 added to its error."""
+    from nmt.textio import TextError
+
+    try:
+        yield from chunks
+    except TextError as error:
+        if "invalid UTF-8" not in str(error):
+            raise
+        raise NMTError(
+            f"{error}, or pass --on-invalid-utf8 replace to translate it with U+FFFD in place of "
+            "bad bytes"
+        ) from None
 
 
 def _format_translations(results: list, first_index: int, n_best: bool, alignments: bool) -> bytes:

@@ -62,7 +62,7 @@ def check_readable(path: str | Path) -> None:
     except OSError as error:
         raise TextError(f"{path}: cannot open: {error.strerror}") from None
     if stat.S_ISDIR(mode):
-        raise TextError(f"{path}: is a directory, expected a text file")
+        raise TextError(f"{path}: is a directory, not a text file")
 
 
 def open_binary(path: str | Path) -> BinaryIO:
@@ -128,11 +128,27 @@ def read_line_chunks(
             return
 
 
-def count_lines(path: str | Path) -> int:
-    """Lines as the readers above count them (a last line without newline included)."""
+def count_lines(path: str | Path) -> int | None:
+    """Lines as the readers above count them (a last line without newline included); None for
+    anything but a regular file: counting a pipe would consume what it holds."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        return None
     count, last = 0, b"\n"
     with open(path, "rb") as handle:
         while block := handle.read(1 << 20):
             count += block.count(b"\n")
             last = block[-1:]
     return count + (last != b"\n")
+
+
+def open_input(path: str) -> BinaryIO:
+    """``path`` opened for binary reading as it is (no gunzip): a regular file or a pipe (a FIFO,
+    ``<(cmd)``), which :func:`read_line_chunks` reads as it arrives; errors name it."""
+    try:
+        return open(path, "rb")  # noqa: SIM115 - handed to the caller, who closes it
+    except FileNotFoundError:
+        raise TextError(f"{path}: input file not found") from None
+    except IsADirectoryError:
+        raise TextError(f"{path}: is a directory, not a text file") from None
+    except OSError as error:
+        raise TextError(f"{path}: cannot read: {error.strerror}") from None

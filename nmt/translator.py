@@ -8,23 +8,13 @@ Lines are stripped of surrounding whitespace, tokenized, sorted by length into b
 holds sentences of similar length and little padding) and put back in input order. An empty or
 whitespace-only line translates to "" without touching the model.
 
-A line longer than the model's limit (``data.max_len`` source pieces, the longest sentence seen in
-training) is translated in full, not truncated: its pieces are split into chunks of at most that
-many, each cut after the last sentence-ending punctuation that fits, else after the last clause
-punctuation (, ; :), else before the last word start, else at the limit. The chunks are translated
-like separate sentences and their translations joined with a space; their scores add up.
-
-With ``split_sentences`` (``decoding.split_sentences``, ``nmt translate --split-sentences``) a line
-holding several sentences is cut at every sentence end the same way, whatever its length: models
-trained on one sentence a line tend to stop after the first sentence of a longer line. A sentence
-ends at . ! ? or … (closing quotes and brackets may follow) before a word that starts with a
-capital, a digit or opening punctuation, unless the word before is an abbreviation like "Mr." or
-"U.S.".
+A line longer than the model's limit (``data.max_len`` source pieces) is translated in full, in
+chunks, and ``split_sentences`` translates each sentence of a line on its own: :mod:`nmt.segmentation`
+says where lines are cut. The chunks' translations are joined with a space; their scores add up.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,26 +22,19 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, DecodingConfig, load_config
 from nmt.constants import CONFIG_FILE, WEIGHTS_FILE
 from nmt.errors import NMTError
 from nmt.hub import resolve_model_dir
 from nmt.mbr import mbr_order, sampled_mbr_order
-from nmt.model import Seq2Seq, build_model
+from nmt.model import Seq2Seq
+from nmt.model_dir import load_weights
 from nmt.quantization import apply_precision
 from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty, sample_search
+from nmt.segmentation import split_points
 from nmt.tokenizer import PAD_ID, Tokenizer
 
 SAMPLING_SEED = 1  # sampling MBR draws from a generator seeded with this for every batch
-
-_SENTENCE_END = tuple(".!?…。！？")
-_CLAUSE_END = tuple(",;:，；：")
-_WORD_START = "\u2581"  # SentencePiece's word-boundary marker
-_CLOSING = "\"'»”’)]"
-_OPENING = "\"'«“‘([¿¡"
-# "Mr.", "F." (an initial), "v." (as in Roe v. Wade), "U.S." and "e.g.": no sentence end
-_ABBREVIATION = re.compile(r"^[A-Z][a-z]{0,2}\.$|^[a-z]\.$|\w\.\w")
 
 
 @dataclass
@@ -121,7 +104,7 @@ class Translator:
         config = load_config(model_dir / CONFIG_FILE)
         tokenizer = Tokenizer.load(model_dir)
         path = Path(checkpoint) if checkpoint is not None else model_dir / WEIGHTS_FILE
-        model = _load_model(path, config, tokenizer).eval()
+        model = load_weights(path, config, tokenizer).eval()
         try:
             model = apply_precision(model, precision, torch.device(device))
         except ValueError as error:
@@ -421,83 +404,3 @@ class Translator:
         distinct = sorted(first.values())
         order = sampled_mbr_order([texts[i] for i in distinct], texts[-samples:])
         return [hypotheses[distinct[i]] for i in order]
-
-
-def split_points(pieces: list[str], limit: int, sentences: bool = False) -> list[tuple[int, int]]:
-    """(start, end) spans of at most ``limit`` pieces covering ``pieces``, cut at every sentence
-    end too if ``sentences``; see the module doc. A ``limit`` under 1 is a ValueError: no chunk
-    could hold a piece, and the cutting would never advance."""
-    if limit < 1:
-        raise ValueError(f"split_points: limit must be at least 1, got {limit}")
-    spans = []
-    for first, last in sentence_spans(pieces) if sentences else [(0, len(pieces))]:
-        start = first
-        while last - start > limit:
-            end = _cut(pieces, start, start + limit)
-            spans.append((start, end))
-            start = end
-        spans.append((start, last))
-    return spans
-
-
-def sentence_spans(pieces: list[str]) -> list[tuple[int, int]]:
-    """(start, end) spans of the sentences in a line's SentencePiece pieces."""
-    spans = []
-    start = 0
-    word_start = 0  # index of the piece that starts the current word
-    for i, piece in enumerate(pieces):
-        if piece.startswith(_WORD_START):
-            word_start = i
-        if i + 1 < len(pieces) and _ends_sentence(pieces, word_start, i + 1):
-            spans.append((start, i + 1))
-            start = i + 1
-    if start < len(pieces):
-        spans.append((start, len(pieces)))
-    return spans
-
-
-def _ends_sentence(pieces: list[str], word_start: int, end: int) -> bool:
-    """Whether a sentence ends before ``pieces[end]`` (the word ending there began at
-    ``word_start``)."""
-    if not pieces[end].startswith(_WORD_START):
-        return False
-    word = "".join(pieces[word_start:end]).lstrip(_WORD_START)
-    if not word.rstrip(_CLOSING).endswith(_SENTENCE_END) or _ABBREVIATION.search(word):
-        return False
-    following = "".join(pieces[end : end + 2]).lstrip(_WORD_START)
-    return bool(following) and (
-        following[0].isupper() or following[0].isdigit() or following[0] in _OPENING
-    )
-
-
-def _cut(pieces: list[str], start: int, stop: int) -> int:
-    """Where to end a chunk that starts at ``start`` and may not reach past ``stop``."""
-    for ends in (_SENTENCE_END, _CLAUSE_END):
-        for end in range(stop, start, -1):
-            if pieces[end - 1].endswith(ends):
-                return end
-    for end in range(stop, start, -1):
-        if pieces[end].startswith(_WORD_START):
-            return end
-    return stop
-
-
-def _load_model(path: Path, config: Config, tokenizer: Tokenizer) -> Seq2Seq:
-    """Build the configured model and load the weights saved at ``path`` into it."""
-    state = load_checkpoint(path)
-    sizes = (state.get("src_vocab_size"), state.get("tgt_vocab_size"))
-    expected = (tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
-    if sizes != expected:
-        raise NMTError(
-            f"{path}: the weights are for vocabularies of {sizes[0]} (source) and {sizes[1]} "
-            f"(target) pieces, but the SentencePiece model next to it has {expected[0]} and "
-            f"{expected[1]}; the checkpoint and the model directory do not belong together"
-        )
-    model = build_model(config.model, *expected)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as error:
-        raise NMTError(
-            f"{path}: the weights do not fit the model described by its config.yaml: {error}"
-        ) from None
-    return model

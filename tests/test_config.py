@@ -18,7 +18,7 @@ from nmt.config import (
     load_config,
     save_config,
 )
-from nmt.translator import split_points
+from nmt.segmentation import split_points
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from nmt.errors import NMTError
-from nmt.linestream import READ_BYTES, atomic_output, count_lines, open_input, read_line_chunks
+from nmt.linestream import atomic_output
+from nmt.textio import READ_BYTES, count_lines, open_input, read_line_chunks
 
 
 class TrickleStream(io.RawIOBase):

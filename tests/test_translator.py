@@ -25,7 +25,8 @@ from nmt.cli import main
 from nmt.config import config_from_dict, save_config
 from nmt.errors import NMTError
 from nmt.search import Hypothesis, beam_search, sample_search
-from nmt.translator import Translator, split_points
+from nmt.segmentation import sentence_spans, split_points
+from nmt.translator import Translator
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
 PIPE_TIMEOUT = 120  # seconds for a subprocess to import torch and answer
@@ -151,13 +152,27 @@ def test_sentence_splitting_cuts_at_sentence_ends_only() -> None:
 def test_split_sentences_translates_each_sentence_like_its_own_line(
     translator: Translator, sentences: list[str]
 ) -> None:
-    first, second = [s for s in sentences if s.endswith(".") and s[0].isupper()][:2]
+    candidates = [s for s in sentences if s.endswith(".") and s[0].isupper()]
+    pairs = [(a, b) for a in candidates for b in candidates if a != b]
+    # short enough together that only sentence splitting, not the length limit, cuts the line
+    first, second = next(
+        (a, b)
+        for a, b in pairs
+        if len(translator.tokenizer.src_pieces([f"{a} {b}"])[0]) <= translator.max_src_len
+    )
     line = f"{first} {second}"
     ((whole,),) = translator.translate_hypotheses([line], split_sentences=True)
     alone = translator.translate([first, second])
     assert whole.text == " ".join(alone)
     pieces = translator.tokenizer.src_pieces([line])[0]
     assert whole.attention.shape == (len(whole.tokens), len(pieces))
+    # the line was cut in two: the first sentence's translation attends only to its own pieces,
+    # the second's only to the rest (one pass over the whole line would spread over both)
+    cut = len(translator.tokenizer.src_pieces([first])[0])
+    rows = len(translator.translate_hypotheses([first])[0][0].tokens)
+    assert len(sentence_spans(pieces)) == 2 and sentence_spans(pieces)[1][0] == cut
+    assert whole.attention[:rows, cut:].abs().sum() == 0 < whole.attention[:rows, :cut].sum()
+    assert whole.attention[rows:, :cut].abs().sum() == 0 < whole.attention[rows:, cut:].sum()
     # off (the default) translates the line in one piece: its two sentences meet one model state
     assert translator.config.decoding.split_sentences is False
     assert translator.translate([line]) == translator.translate([line], split_sentences=False)
