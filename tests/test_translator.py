@@ -17,7 +17,7 @@ import pytest
 import torch
 from sacrebleu.metrics import CHRF
 
-import nmt.cli as cli_module
+import nmt.cli.translate as cli_module
 import nmt.train as train_module
 import nmt.translator as translator_module
 from nmt.checkpoint import load_checkpoint, save_checkpoint
