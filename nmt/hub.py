@@ -21,8 +21,10 @@ from typing import Any, Protocol
 
 from nmt.config import Config, load_config
 from nmt.constants import (
+    CARD_FILE,
     CONFIG_FILE,
     JOINT_SPM_FILE,
+    SCORES_DIR,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
     TRAIN_LOG_FILE,
@@ -31,7 +33,6 @@ from nmt.constants import (
 from nmt.errors import NMTError
 
 TRANSLATION_FILES = [CONFIG_FILE, JOINT_SPM_FILE, SRC_SPM_FILE, TGT_SPM_FILE, WEIGHTS_FILE]
-CARD_FILE = "README.md"
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
 
 
@@ -163,7 +164,7 @@ def _scores_dir(model_dir: Path, given: str | Path | None) -> Path | None:
         if not Path(given).is_dir():
             raise HubError(f"{given}: scores directory not found")
         return Path(given)
-    for candidate in (model_dir / "scores", model_dir.parent / "scores"):
+    for candidate in (model_dir / SCORES_DIR, model_dir.parent / SCORES_DIR):
         if candidate.is_dir():
             return candidate
     return None

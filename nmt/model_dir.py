@@ -5,7 +5,7 @@
     config.yaml         the resolved configuration
     spm.model           the SentencePiece model (spm.src.model + spm.tgt.model when not joint)
     model.pt            the best validation's weights (what translation loads)
-    averaged.pt         the mean of several checkpoints' weights (`nmt average`), if made
+    averaged.pt         the mean of several checkpoints' weights (the recipe's stage 3), if made
     checkpoints/        step_N.pt: full training states, for --resume
     train_log.jsonl     one JSON object per log line and per validation
     scores/             `nmt evaluate --json` files per test set (the model card's metrics)
@@ -26,16 +26,10 @@ import torch
 from nmt.checkpoint import load_checkpoint
 from nmt.config import Config, load_config
 from nmt.constants import (
-    AVERAGED_FILE,
-    CARD_FILE,
-    CHECKPOINT_DIR,
     CONFIG_FILE,
     JOINT_SPM_FILE,
-    LOCK_FILE,
-    SCORES_DIR,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
-    TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
 from nmt.errors import NMTError
@@ -55,12 +49,6 @@ class ModelDir:
         self.path = Path(path)
         self.config_file = self.path / CONFIG_FILE
         self.weights = self.path / WEIGHTS_FILE
-        self.averaged = self.path / AVERAGED_FILE
-        self.checkpoints = self.path / CHECKPOINT_DIR
-        self.train_log = self.path / TRAIN_LOG_FILE
-        self.scores = self.path / SCORES_DIR
-        self.card = self.path / CARD_FILE
-        self.lock = self.path / LOCK_FILE
 
     def __repr__(self) -> str:
         return f"ModelDir({str(self.path)!r})"

@@ -368,11 +368,16 @@ class Trainer:
         self.scaler.unscale_(self.optimizer)
         # clipping to infinity still measures the norm, which the divergence guard needs
         norm = nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm or math.inf)
-        # fp16: an overflowing gradient is the scaler's business (it skips and lowers its scale)
-        bad_gradient = not self.scaler.is_enabled() and not torch.isfinite(norm).item()
-        nonfinite = not math.isfinite(total_loss) or bad_gradient
         # every rank must skip together, or their weights would drift apart
-        if sum_across(float(nonfinite), self.process, self.device) > 0:
+        if self.scaler.is_enabled():
+            # fp16: an overflowing gradient is the scaler's business (it skips and lowers its
+            # scale); a non-finite loss on any rank is ours
+            nonfinite = sum_across(float(not math.isfinite(total_loss)), self.process, self.device)
+        else:
+            # the gradient is all-reduced, so every rank sees the same norm (no extra collective),
+            # and a non-finite loss on any rank makes it non-finite
+            nonfinite = not torch.isfinite(norm).item()
+        if nonfinite:
             self.optimizer.zero_grad(set_to_none=True)
             self._log(self.guard.skip(self.progress.step, total_loss, float(norm)))
             self.guard.stop_if_diverged(self.progress.step)

@@ -228,7 +228,7 @@ def test_a_second_run_in_a_locked_directory_is_refused(corpus, tmp_path: Path) -
     assert list_step_checkpoints(model_dir / "checkpoints")[-1][0] == 4
 
 
-def test_lock_is_released_when_training_fails(tmp_path: Path) -> None:
+def test_lock_is_released_when_its_holder_lets_go(tmp_path: Path) -> None:
     with DirectoryLock(tmp_path):
         with pytest.raises(DirectoryLockedError):
             DirectoryLock(tmp_path).acquire()
