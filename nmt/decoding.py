@@ -118,6 +118,13 @@ class DecodingConfig:
         "N",
     )
 
+    shortlist: bool = option(
+        False,
+        None,
+        "compute the output layer over the batch's shortlisted target pieces only "
+        "(MODEL_DIR/shortlist.pt, built by nmt shortlist): faster, output may differ slightly",
+    )
+
     def check(self, name: Callable[[str], str] = str) -> None:
         """Raise a ConfigError unless every value is allowed; ``name`` turns a field name into
         how the caller spelled it (a config key, a keyword, a flag)."""

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 
 from nmt.config import Config, load_config
-from nmt.constants import CONFIG_FILE, WEIGHTS_FILE
+from nmt.constants import CONFIG_FILE, SHORTLIST_FILE, WEIGHTS_FILE
 from nmt.decoding import DecodingConfig
 from nmt.ensemble import Ensemble
 from nmt.errors import NMTError
@@ -35,6 +35,7 @@ from nmt.model_dir import load_weights
 from nmt.quantization import apply_precision
 from nmt.search import Hypothesis, Search
 from nmt.segmentation import split_points
+from nmt.shortlist import Shortlist, restrict
 from nmt.tokenizer import PAD_ID, Tokenizer
 
 
@@ -70,12 +71,16 @@ class Translator:
         tokenizer: Tokenizer,
         config: Config,
         device: str | torch.device = "cpu",
+        shortlist: Shortlist | None = None,
+        shortlist_origin: str = "",
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.tokenizer = tokenizer
         self.config = config
         self.max_src_len = config.data.max_len
+        self.shortlist = shortlist
+        self.shortlist_origin = shortlist_origin
 
     @classmethod
     def from_pretrained(
@@ -131,7 +136,12 @@ class Translator:
                 )
         if len(members) > 1:
             model = Ensemble([member[0] for member in members])
-        return cls(model, tokenizer, config, device)
+        # the first model's shortlist, read now if there is one, needed once asked for
+        path = resolve_model_dir(dirs[0], revision) / SHORTLIST_FILE
+        shortlist = None
+        if path.is_file():
+            shortlist = Shortlist.load(path, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+        return cls(model, tokenizer, config, device, shortlist, str(path))
 
     def translate(self, lines: Sequence[str], **overrides: Any) -> list[str]:
         """The best translation of each line, in input order. ``overrides`` are decoding
@@ -162,6 +172,9 @@ class Translator:
         same input, batch size and settings give the same output.
         """
         settings = self.config.decoding.with_overrides(overrides)
+        if settings.shortlist and self.shortlist is None:
+            where = self.shortlist_origin or "the model directory's shortlist.pt"
+            raise NMTError(f"{where} not found: build the model's shortlist with `nmt shortlist`")
         search = Search(settings)
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
@@ -190,7 +203,7 @@ class Translator:
         for first in range(0, len(order), settings.batch_size):
             batch = order[first : first + settings.batch_size]
             src, lengths = padded_ids([segments[s] for s in batch], self.device)
-            for segment, hypotheses in zip(batch, search(self.model, src, lengths), strict=True):
+            for segment, hypotheses in zip(batch, self._search(search, src, lengths), strict=True):
                 found[segment] = hypotheses
             if progress is not None:
                 done = 0
@@ -205,6 +218,19 @@ class Translator:
         for position, line in enumerate(real):
             results[line] = self._translations(by_line[position], pieces[position], settings)
         return results
+
+    def _search(self, search: Search, src: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
+        """``search`` over the whole target vocabulary, or over the batch's shortlist."""
+        if not search.settings.shortlist:
+            return search(self.model, src, lengths)
+        assert self.shortlist is not None, "checked before the search"
+        ids = self.shortlist.ids_for(src)
+        found = search(restrict(self.model, ids), src, lengths)
+        table = ids.tolist()  # restricted index -> target id
+        for hypotheses in found:
+            for h in hypotheses:
+                h.tokens = [table[token] for token in h.tokens]
+        return found
 
     def _translations(
         self, chunks: list[list[Hypothesis]], pieces: list[str], settings: DecodingConfig

@@ -4,6 +4,7 @@ from the command line: a flag that parsed but did not arrive would fail here."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from nmt.cli import main
 from nmt.config import load_config
 from nmt.decoding import DecodingConfig
 from nmt.search import Search
+from tests.conftest import DATA_DIR
 
 # a value other than the tiny model's default for every setting, each allowed on its own
 CHANGED = {
@@ -33,7 +35,19 @@ CHANGED = {
     "sampling_epsilon": "0.1",
     "temperature": "0.8",
     "seed": "9",
+    "shortlist": None,
 }
+
+
+@pytest.fixture(scope="module")
+def model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny model with a shortlist, so that --shortlist can run too."""
+    model_dir = tmp_path_factory.mktemp("flags") / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    english, spanish = (DATA_DIR / "tatoeba" / "dev.en"), (DATA_DIR / "tatoeba" / "dev.es")
+    argv = ["shortlist", "-m", str(model_dir), "--src", str(english), "--tgt", str(spanish)]
+    assert main([*argv, "--max-pairs", "300"]) == 0
+    return model_dir
 
 
 def test_the_table_covers_every_setting() -> None:
@@ -42,9 +56,9 @@ def test_the_table_covers_every_setting() -> None:
 
 @pytest.mark.parametrize("name", list(CHANGED))
 def test_each_flag_reaches_the_search(
-    name: str, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    name: str, model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    defaults = load_config(tiny_model_dir / "config.yaml").decoding
+    defaults = load_config(model_dir / "config.yaml").decoding
     flag = "--" + name.replace("_", "-")
     if CHANGED[name] is None:
         default = getattr(defaults, name)
@@ -65,7 +79,7 @@ def test_each_flag_reaches_the_search(
     source.write_text("Tom is here.\nWhere is the station?\n", encoding="utf-8")
     if name == "mbr_samples":
         argv.append("--mbr")  # samples are drawn for MBR only
-    command = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(tmp_path / "o")]
+    command = ["translate", "-m", str(model_dir), "-i", str(source), "-o", str(tmp_path / "o")]
     assert main([*command, *argv]) == 0
     assert seen and getattr(seen[-1], name) == expected
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from nmt.cli import main
-from nmt.scoring import forced_log_probs, score_pairs
+from nmt.scoring import forced_decode, score_pairs
 from nmt.translator import Translator
 from tests.conftest import DATA_DIR
 
@@ -33,14 +33,14 @@ def test_the_beams_output_scores_its_own_log_probability(
     found = translator.translate_hypotheses(lines, beam_size=3, n_best=3, length_penalty=0.0)
     sources = translator.tokenizer.encode_src(lines)
     for source, n_best in zip(sources, found, strict=True):
-        scores = forced_log_probs(
+        scores, _ = forced_decode(
             translator.model, [source] * len(n_best), [t.tokens for t in n_best]
         )
         for translation, token_scores in zip(n_best, scores, strict=True):
             assert len(token_scores) == len(translation.tokens) + 1
             assert sum(token_scores) == pytest.approx(translation.score, abs=1e-4)
     # and a different target scores differently (the test would notice targets being ignored)
-    other = forced_log_probs(translator.model, [sources[0]], [found[1][0].tokens])[0]
+    other = forced_decode(translator.model, [sources[0]], [found[1][0].tokens])[0][0]
     assert sum(other) != pytest.approx(found[0][0].score, abs=1e-3)
 
 

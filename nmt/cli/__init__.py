@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 
 from nmt import __version__
-from nmt.cli import corpus, evaluate, score, train, translate
+from nmt.cli import corpus, evaluate, score, shortlist, train, translate
 from nmt.cli.common import Command, drop_stdout
 from nmt.errors import NMTError
 
@@ -21,6 +21,7 @@ _COMMANDS: list[Command] = [
     *train.COMMANDS,
     *translate.COMMANDS,
     *score.COMMANDS,
+    *shortlist.COMMANDS,
 ]
 
 
