@@ -36,10 +36,12 @@ class StopRules:
 
     def reason_to_stop(self, validated: bool) -> dict[str, Any] | None:
         """The log record of why training ends now, or None to go on. Patience is only counted
-        at validations (``validated``); the clock after every step."""
+        at validations (``validated``); the step budget and the clock after every step."""
         cfg, step = self.cfg, self.progress.step
         if validated and 0 < cfg.early_stopping_patience <= self.progress.bad_validations:
             return {"event": "early_stop", "step": step}
+        if cfg.max_steps and step >= cfg.max_steps:
+            return {"event": "max_steps", "step": step}
         if self._time_is_up():
             return {"event": "time_limit", "step": step, "minutes": cfg.max_minutes}
         return None

@@ -236,8 +236,6 @@ class Trainer:
         # a resumed run may be finished already: then no extra step, validation or checkpoint
         stop = self.stop_rules.reason_to_stop(validated=True)
         for batches in () if stop else self._updates():
-            if cfg.max_steps and self.progress.step >= cfg.max_steps:
-                break
             update = self._update(batches)
             if update is None:  # skipped: a non-finite loss or gradient
                 continue
