@@ -263,7 +263,7 @@ class Translator:
         Without samples, against the beam's candidates weighted by exp(search score): the
         length-normalised log-probability the beam ranks by; weights from plain log-probabilities
         favour the short candidates the length penalty is there to correct (held-out es-en news:
-        chrF 42.5 against 43.2 with normalised scores, see docs/results.md). With samples (the
+        chrF 42.5 against 43.2 with normalised scores, docs/experiments/recipe-2026-11-27.md). With samples (the
         last ``samples`` hypotheses), against those, uniformly: they were drawn from the model,
         so the draw already weighs them; each distinct text is kept once.
         """
