@@ -397,7 +397,8 @@ def queued(server: Server, count: int) -> None:
 def test_requests_waiting_together_are_decoded_together_and_a_full_queue_is_503(
     gated: Server, translator: Translator, sentences: list[str]
 ) -> None:
-    distinct = {text: line for line, text in zip(sentences, translator.translate(sentences))}
+    translations = translator.translate(sentences)
+    distinct = {text: line for line, text in zip(sentences, translations, strict=True)}
     lines = list(distinct.values())[:2]  # a misrouted answer shows
     batches = gated.metric('nmt_batch_requests_count{model="tiny"}')
     requests = gated.metric('nmt_batch_requests_sum{model="tiny"}')
@@ -572,3 +573,25 @@ def test_web_page_translates_and_draws_the_attention_of_the_selected_line(
         assert (tmp_path / "page.png").stat().st_size > 0
     finally:
         browser.quit()
+
+
+def test_load_tool_checks_every_answer_under_random_hostile_load(
+    server: Server, translator: Translator, sentences: list[str], tmp_path: Path
+) -> None:
+    """tools/load_test.py on a small count: all right against the true reference, and wrong
+    answers found against a shifted one."""
+    (tmp_path / "in.en").write_text("\n".join(sentences) + "\n", encoding="utf-8")
+    reference = translator.translate(sentences)
+    (tmp_path / "ref.es").write_text("\n".join(reference) + "\n", encoding="utf-8")
+    (tmp_path / "bad.es").write_text("\n".join(reference[1:] + ["x"]) + "\n", encoding="utf-8")
+    tool = [sys.executable, str(Path(__file__).parents[1] / "tools" / "load_test.py")]
+    common = ["--url", f"http://127.0.0.1:{server.port}", "--input", str(tmp_path / "in.en")]
+    run = [*tool, "random", *common, "--requests", "60", "--clients", "8", "--max-lines", "20"]
+    good = subprocess.run([*run, "--reference", str(tmp_path / "ref.es")], capture_output=True)
+    assert good.returncode == 0, good.stdout + good.stderr
+    result = json.loads(good.stdout)
+    assert (result["requests"], result["lost"], result["wrong"]) == (60, 0, 0)
+    clients = [*tool, "clients", *common, "--requests", "20", "--clients", "1,4"]
+    bad = subprocess.run([*clients, "--reference", str(tmp_path / "bad.es")], capture_output=True)
+    assert bad.returncode == 1
+    assert all(json.loads(line)["wrong"] > 0 for line in bad.stdout.splitlines())
