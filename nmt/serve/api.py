@@ -272,6 +272,12 @@ def search_options(
             f"beam_size must be between 1 and {limits.max_beam_size}, got {beam_size}",
             "invalid",
         )
+    if n_best > limits.max_beam_size:
+        raise ApiError(
+            422,
+            f"n_best must be at most {limits.max_beam_size} (it needs a beam that wide), got {n_best}",
+            "invalid",
+        )
     beam = max(default_beam, n_best) if beam_size is None else beam_size
     if not 1 <= n_best <= beam:
         raise ApiError(

@@ -339,9 +339,12 @@ def create_app(
         worker = choose(None, query.source, query.target)
         lines = [query.q] if isinstance(query.q, str) else query.q
         check_lines(lines, limits, "q")
-        if query.alternatives < 0:
+        if not 0 <= query.alternatives < limits.max_beam_size:
             raise ApiError(
-                422, f"alternatives must be 0 or more, got {query.alternatives}", "invalid"
+                422,
+                f"alternatives must be between 0 and {limits.max_beam_size - 1}, "
+                f"got {query.alternatives}",
+                "invalid",
             )
         default_beam = ready(worker).config.decoding.beam_size
         options = search_options(None, query.alternatives + 1, default_beam, limits)
