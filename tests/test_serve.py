@@ -527,6 +527,19 @@ def test_sigterm_answers_the_requests_in_flight_then_exits(
         server.stop()
 
 
+def test_a_model_that_cannot_load_stops_the_server_with_its_error(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for name in ("config.yaml", "spm.model"):  # no model.pt
+        shutil.copy(tiny_model_dir / name, broken / name)
+    command = [sys.executable, "-m", "nmt", "serve", "-m", str(broken), "--port", str(free_port())]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT)
+    assert done.returncode == 2
+    assert f"nmt serve: error: model broken ({broken}): checkpoint not found" in done.stderr
+
+
 def test_cli_refuses_two_models_of_the_same_name(
     tiny_model_dir: Path, capsys: pytest.CaptureFixture
 ) -> None:

@@ -59,7 +59,8 @@ def _add_serve(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--api-key",
         default=os.environ.get("NMT_API_KEY") or None,
-        help="key every client must send (default: $NMT_API_KEY; none: open)",
+        help="key every client must send (default: $NMT_API_KEY, better than this option, which "
+        "other users can see in the process list; none: open)",
     )
     limits = parser.add_argument_group("limits")
     limits.add_argument(

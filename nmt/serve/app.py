@@ -119,7 +119,6 @@ def create_app(
         description="Neural machine translation over HTTP: our JSON API and LibreTranslate's.",
         lifespan=lifespan,
     )
-    app.state.workers = workers
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     def fail(
