@@ -33,7 +33,8 @@ for _module in ("fastapi", "uvicorn", "prometheus_client"):
 from nmt.translator import Translator  # noqa: E402
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
-GATES_SCRIPT = Path(__file__).parent / "serve_gates.py"
+REPO = Path(__file__).resolve().parents[1]
+GATES_SCRIPT = REPO / "tests" / "serve_gates.py"
 START_TIMEOUT = 180  # seconds for a server to import torch and load the model on a busy machine
 LIMITS = ["--max-lines", "40", "--max-line-chars", "300", "--max-request-chars", "2000"]
 LIMITS += ["--max-beam-size", "5", "--threads", "1"]
@@ -116,6 +117,10 @@ def start_server(
     command = [sys.executable] + ([str(GATES_SCRIPT)] if gates else ["-m", "nmt"])
     command += ["serve", "-m", f"tiny={model_dir}", "--port", str(port), *LIMITS, *options]
     environment = {**os.environ, **(env or {})}
+    # this checkout's nmt, whatever the current directory and whichever nmt is installed
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(REPO), *filter(None, [environment.get("PYTHONPATH")])]
+    )
     if gates is not None:
         environment["NMT_TEST_GATES"] = str(gates)
     log = work / f"server-{port}.log"
@@ -535,7 +540,7 @@ def test_a_model_that_cannot_load_stops_the_server_with_its_error(
     for name in ("config.yaml", "spm.model"):  # no model.pt
         shutil.copy(tiny_model_dir / name, broken / name)
     command = [sys.executable, "-m", "nmt", "serve", "-m", str(broken), "--port", str(free_port())]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=START_TIMEOUT, cwd=REPO)
     assert done.returncode == 2
     assert f"nmt serve: error: model broken ({broken}): checkpoint not found" in done.stderr
 
@@ -605,7 +610,7 @@ def test_load_tool_checks_every_answer_under_random_hostile_load(
     reference = translator.translate(sentences)
     (tmp_path / "ref.es").write_text("\n".join(reference) + "\n", encoding="utf-8")
     (tmp_path / "bad.es").write_text("\n".join(reference[1:] + ["x"]) + "\n", encoding="utf-8")
-    tool = [sys.executable, str(Path(__file__).parents[1] / "tools" / "load_test.py")]
+    tool = [sys.executable, str(REPO / "tools" / "load_test.py")]
     common = ["--url", f"http://127.0.0.1:{server.port}", "--input", str(tmp_path / "in.en")]
     run = [*tool, "random", *common, "--requests", "60", "--clients", "8", "--max-lines", "20"]
     good = subprocess.run([*run, "--reference", str(tmp_path / "ref.es")], capture_output=True)
