@@ -5,6 +5,11 @@ over its final name: a reader sees either the old complete file or the new compl
 uses ``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers.
 A process killed mid-write leaves only a ``.NAME.*.tmp`` file, which
 :func:`remove_stale_temporaries` clears when training starts again.
+
+Every file written records ``format_version`` (:data:`FORMAT_VERSION`), so that a later nmt that
+changes what a checkpoint holds can still read today's files, and today's nmt refuses a newer
+file with a clear error instead of failing on a missing key. A file without one (written before
+versions were recorded) is version 1.
 """
 
 from __future__ import annotations
@@ -23,12 +28,18 @@ from nmt.constants import CHECKPOINT_DIR, WEIGHTS_FILE
 from nmt.errors import NMTError
 
 
+FORMAT_VERSION = 1  # what save_checkpoint writes
+READABLE_VERSIONS = (1,)  # what load_checkpoint accepts
+
+
 class CheckpointError(NMTError):
-    """A checkpoint is missing, truncated or not one of ours."""
+    """A checkpoint is missing, truncated, not one of ours, or of a format this nmt cannot read."""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``."""
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``, with
+    ``format_version`` set to :data:`FORMAT_VERSION`."""
+    state = {**state, "format_version": FORMAT_VERSION}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
@@ -114,6 +125,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not an nmt checkpoint (no 'model' entry)")
+    version = state.get("format_version", 1)  # files from before versions were recorded: 1
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise CheckpointError(
+            f"{path} is in checkpoint format {version!r}; this nmt reads format(s) {readable}: "
+            "it was written by a newer nmt, so upgrade nmt to load it"
+        )
     return state
 
 
