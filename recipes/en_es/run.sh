@@ -214,8 +214,7 @@ stage_train() {
 }
 
 stage_average() {
-  "$PYTHON" "$ROOT/tools/average_checkpoints.py" --dir "$MODEL/checkpoints" \
-    "--$AVERAGE" "$AVERAGE_N" --output "$CHECKPOINT"
+  "$PYTHON" -m nmt average "$MODEL" "--$AVERAGE" "$AVERAGE_N" -o "$CHECKPOINT"
 }
 
 # translation_settings: "THREADS DEVICE BEAM", each from the model's config unless given
