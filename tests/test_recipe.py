@@ -1,5 +1,5 @@
 """recipes/en_es: run.sh end to end with the tiny config on a slice of the shared data, the first
-steps of the CPU and GPU configs, and the recipe's tools (averaging, plots, results table)."""
+steps of the CPU and GPU configs, and the recipe's tools (length-penalty tuning, results table)."""
 
 from __future__ import annotations
 
@@ -390,18 +390,6 @@ def test_config_trains_its_first_steps_on_the_cpu(
 # ---- tools ------------------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not has_matplotlib(), reason="matplotlib is not installed")
-def test_plot_attention_writes_a_png_searched_and_forced(tiny_model_dir: Path, tmp_path) -> None:
-    tool = load_tool("plot_attention")
-    searched, forced = tmp_path / "searched.png", tmp_path / "forced.png"
-    source = "The cat sleeps on the sofa."
-    assert tool.main(["-m", str(tiny_model_dir), "--src", source, "-o", str(searched)]) == 0
-    target = ["--tgt", "El gato duerme en el sofá."]
-    assert tool.main(["-m", str(tiny_model_dir), "--src", source, *target, "-o", str(forced)]) == 0
-    for path in (searched, forced):
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_tune_length_penalty_grids_alphas_betas_and_minimums_and_marks_the_best(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -441,18 +429,6 @@ def test_tune_length_penalty_grids_alphas_betas_and_minimums_and_marks_the_best(
     )  # the minimum changed the output
     bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
     assert (row["bleu"], row["chrf"]) == (round(bleu.score, 2), round(chrf.score, 2))
-
-
-def test_forced_attention_has_a_row_per_target_piece_summing_to_one(tiny_model_dir: Path) -> None:
-    from nmt.translator import Translator
-
-    tool = load_tool("plot_attention")
-    translator = Translator.from_pretrained(tiny_model_dir)
-    alignment = tool.forced(translator, "The cat sleeps.", "El gato duerme.")
-    assert alignment.tgt_pieces == translator.tokenizer.tgt_pieces(["El gato duerme."])[0]
-    assert alignment.weights.shape == (len(alignment.tgt_pieces), len(alignment.src_pieces))
-    torch.testing.assert_close(alignment.weights.sum(1), torch.ones(len(alignment.tgt_pieces)))
-    assert alignment.score < 0
 
 
 def test_results_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
 """`nmt <command>`: thin wrappers over the library, one module per command group (evaluate,
-corpus, train, translate, models). Each command is an ``_add_<name>`` function that declares its
+corpus, train, translate, models, plot). Each command is an ``_add_<name>`` function that declares its
 arguments and a ``_run_<name>`` function that calls into the package; nothing in ``nmt``
 imports this package."""
 
@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 
 from nmt import __version__
-from nmt.cli import corpus, evaluate, models, train, translate
+from nmt.cli import corpus, evaluate, models, plot, train, translate
 from nmt.cli.common import Command, drop_stdout
 from nmt.errors import NMTError
 
@@ -21,6 +21,7 @@ _COMMANDS: list[Command] = [
     *train.COMMANDS,
     *translate.COMMANDS,
     *models.COMMANDS,
+    *plot.COMMANDS,
 ]
 
 

@@ -365,8 +365,7 @@ stage_results() {
     --markdown "$EXP/results.md" --json "$EXP/results.json"
   cat "$EXP/results.md"
   if "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
-    "$PYTHON" "$ROOT/tools/plot_training.py" "$MODEL/train_log.jsonl" -o "$EXP/training.png" \
-      --title "$(basename "$EXP")"
+    "$PYTHON" -m nmt plot training "$MODEL" -o "$EXP/training.png" --title "$(basename "$EXP")"
   else
     log "matplotlib is not installed (pip install -e '.[plot]'): no training.png"
   fi
