@@ -29,10 +29,11 @@ def drop_stdout() -> None:
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
-def add_checkpoint_and_threads(parser: argparse.ArgumentParser) -> None:
+def add_checkpoint_and_threads(parser: argparse._ActionsContainer) -> None:
     """``--checkpoint FILE`` and ``--threads N`` for a command that loads a model directory,
     spelled as ``nmt translate`` spells them (``args.checkpoint``, ``args.threads``; None: the
-    directory's model.pt and torch's thread count), for ``Translator.from_pretrained``."""
+    directory's model.pt and torch's thread count), for ``Translator.from_pretrained``. A
+    parser or one of its argument groups."""
     parser.add_argument(
         "--checkpoint",
         metavar="FILE",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from nmt.cli.common import Command
+from nmt.cli.common import Command, add_checkpoint_and_threads
 from nmt.config import TRANSLATION_PRECISIONS
 from nmt.errors import NMTError
 
@@ -53,12 +53,17 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
         default=12345,
         help="seed of the paired test (default: sacrebleu's, %(default)s)",
     )
-    model = parser.add_argument_group("translating first (with -m)")
-    model.add_argument("--src", metavar="FILE", help="source text to translate")
-    model.add_argument("--beam-size", type=int, default=5, help="beam width (default: 5)")
-    model.add_argument(
-        "--batch-size", type=int, help="sentences a batch (default: the translator's)"
+    model = parser.add_argument_group(
+        "translating first (with -m; search settings: the decoding section of its config.yaml)"
     )
+    model.add_argument("--src", metavar="FILE", help="source text to translate")
+    model.add_argument(
+        "--beam-size", type=int, metavar="K", help="beam width (default: the model's)"
+    )
+    model.add_argument(
+        "--batch-size", type=int, metavar="N", help="sentences a batch (default: the model's)"
+    )
+    add_checkpoint_and_threads(model)
     model.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     model.add_argument(
         "--precision",
@@ -111,10 +116,15 @@ def _translate_for_evaluation(args: argparse.Namespace, sources: list[str]) -> l
     from nmt.translator import Translator
 
     translator = Translator.from_pretrained(
-        args.model, device=args.device, precision=args.precision
+        args.model,
+        checkpoint=args.checkpoint,
+        device=args.device,
+        threads=args.threads,
+        precision=args.precision,
     )
-    options = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    return translator.translate(sources, beam_size=args.beam_size, **options)
+    given = {"beam_size": args.beam_size, "batch_size": args.batch_size}
+    # only the flags given: everything else is the model's decoding settings
+    return translator.translate(sources, **{k: v for k, v in given.items() if v is not None})
 
 
 def _print_scores(scores: list, width: int, as_json: bool) -> None:
