@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from nmt.checkpoint import CheckpointError, load_checkpoint
 from nmt.config import Config
 from nmt.constants import (
     CARD_FILE,
@@ -27,7 +28,6 @@ from nmt.constants import (
     SCORES_DIR,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
-    TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
 from nmt.errors import NMTError
@@ -144,9 +144,7 @@ def push(
     if not directory.has_tokenizer():
         raise HubError(f"{directory.path}: holds no SentencePiece model to upload")
     scores = _scores_dir(directory.path, scores_dir)
-    facts = CardFacts(
-        scores=read_scores(scores), license=license, **_training_facts(directory.path)
-    )
+    facts = CardFacts(scores=read_scores(scores), license=license, **_training_facts(directory))
     with tempfile.TemporaryDirectory(prefix="nmt-push-") as folder:
         staging = Path(folder)
         for path in [directory.config_file, *directory.tokenizer_files]:
@@ -236,21 +234,31 @@ def read_scores(directory: Path | None) -> dict[str, list[dict[str, Any]]]:
     return scores
 
 
-def _training_facts(model_dir: Path) -> dict[str, Any]:
-    """Steps and hours of training, from the last records of train_log.jsonl (if any)."""
-    log = model_dir / TRAIN_LOG_FILE
-    if not log.is_file():
+def _training_facts(directory: ModelDir) -> dict[str, Any]:
+    """Steps and hours of training: the counters of the newest step checkpoint (the log does not
+    record the training clock); without a readable one, the last validation's step in
+    train_log.jsonl."""
+    found = directory.step_checkpoints()
+    if found:
+        try:
+            progress = load_checkpoint(found[-1][1]).get("progress", {})
+        except CheckpointError:
+            progress = {}
+        if "step" in progress:
+            seconds = progress.get("train_seconds")
+            hours = None if seconds is None else seconds / 3600
+            return {"steps": progress["step"], "train_hours": hours}
+    if not directory.train_log.is_file():
         return {}
-    steps, seconds = None, None
-    for line in log.read_text(encoding="utf-8").splitlines():
+    steps = None
+    for line in directory.train_log.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a killed run's partial last line
         if record.get("event") == "valid":
             steps = record.get("step", steps)
-        seconds = record.get("train_seconds", seconds)
-    return {"steps": steps, "train_hours": None if seconds is None else seconds / 3600}
+    return {"steps": steps}
 
 
 def model_card(config: Config, repo_id: str, facts: CardFacts) -> str:

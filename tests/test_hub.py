@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from huggingface_hub import ModelCard
 
+from nmt.checkpoint import save_checkpoint
 from nmt.cli import main
 from nmt.hub import HubError, push, resolve_model_dir
 
@@ -131,6 +132,7 @@ def test_push_uploads_translation_files_and_a_card_with_the_scores(
     shutil.copytree(tiny_model_dir, model_dir)
     (model_dir / "checkpoints").mkdir()
     (model_dir / "checkpoints" / "step_00000010.pt").write_bytes(b"training state")
+    (model_dir / "train_log.jsonl").write_text('{"event": "valid", "step": 10}\n{"ev')
     averaged = model_dir / "averaged.pt"
     averaged.write_bytes(b"averaged weights")
     hub = RecordingHub()
@@ -163,6 +165,7 @@ def test_push_uploads_translation_files_and_a_card_with_the_scores(
         ("tatoeba", "bleu"): (16.44, "nrefs:1|bs:1000|13a"),
     }
     assert 'Translator.from_pretrained("org/tiny-en-es")' in card.text
+    assert "10 steps" in card.text  # an unreadable checkpoint: the log's last validation
 
 
 def test_push_refuses_a_bad_repo_id_and_missing_weights(tmp_path: Path, tiny_model_dir: Path):
@@ -203,10 +206,10 @@ def test_nmt_push_uploads_the_chosen_weights_and_a_card_with_the_directory_score
     model_dir = tmp_path / "model"
     shutil.copytree(tiny_model_dir, model_dir)
     shutil.copytree(scores(tmp_path), model_dir / "scores")
-    (model_dir / "checkpoints").mkdir()
-    (model_dir / "checkpoints" / "step_00000010.pt").write_bytes(b"training state")
+    state = {"model": {}, "progress": {"step": 1200, "train_seconds": 5400.0}}
+    save_checkpoint(state, model_dir / "checkpoints" / "step_00001200.pt")
     (model_dir / "averaged.pt").write_bytes(b"averaged weights")
-    (model_dir / "train_log.jsonl").write_text('{"event": "valid", "step": 10}\n')
+    (model_dir / "train_log.jsonl").write_text('{"event": "valid", "step": 1000}\n')
     argv = ["push", str(model_dir), "org/tiny-en-es", "--token", "hf_secret", "--private"]
 
     assert main([*argv, "--revision", "v1"]) == 0
@@ -238,7 +241,7 @@ def test_nmt_push_uploads_the_chosen_weights_and_a_card_with_the_directory_score
         for record in json.loads(path.read_text())
     }
     assert card_metrics(card) == expected and len(expected) == 3
-    assert "10 steps" in card.text
+    assert "1,200 steps; 1.5 hours of training" in card.text  # the newest checkpoint's clock
 
     assert main(["push", str(model_dir), "org/tiny-en-es", "--weights", "averaged"]) == 0
     assert recording_hub[1].files["model.pt"] == b"averaged weights"
