@@ -14,7 +14,6 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import torch
 import yaml
 
 from nmt.checkpoint import list_step_checkpoints, load_checkpoint
