@@ -201,6 +201,16 @@ class Batch:
         }
         return dataclasses.replace(self, **moved)
 
+    def loss(
+        self, model: torch.nn.Module, label_smoothing: float = 0.0
+    ) -> tuple[torch.Tensor, int, int]:
+        """The summed token loss of this batch through ``model`` (a ``Seq2Seq``, or its DDP
+        wrapper so that gradients get synchronised), its target tokens, and those predicted
+        right."""
+        return model(
+            self.src, self.src_lengths, self.tgt_in, self.tgt_out, self.tgt_lengths, label_smoothing
+        )
+
 
 def collate(examples: list[dict[str, Any]]) -> Batch:
     """Pad dataset rows (with ``src_ids`` and ``tgt_ids``) into a :class:`Batch`; order is kept.

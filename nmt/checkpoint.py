@@ -50,7 +50,7 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             torch.save(state, handle)
             handle.flush()
-            os.fchmod(handle.fileno(), 0o666 & ~_umask())  # mkstemp's 0600 would hide it
+            os.fchmod(handle.fileno(), new_file_mode())
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except OSError as error:  # a full disk names no file: name the checkpoint
@@ -64,11 +64,12 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
     _fsync_directory(path.parent)
 
 
-def _umask() -> int:
-    """The process umask (reading it means setting it; set straight back)."""
-    mask = os.umask(0o022)
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file (0o666 less the process umask), for a file written
+    through ``mkstemp``, whose 0o600 would hide it from the group and others."""
+    mask = os.umask(0o022)  # reading the umask means setting it: set straight back
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
 
 _TEMPORARY_PATTERN = re.compile(r"^\..+\.pt\..+\.tmp$")

@@ -29,6 +29,7 @@ from nmt.config_checks import (
     check_value,
     option,
 )
+from nmt.decoding import DecodingConfig
 
 DECODERS = ("input_feeding", "fused")  # model.decoder: the two decoder variants
 
@@ -153,34 +154,6 @@ class TrainingConfig:
     tensorboard: bool = False  # also write curves for TensorBoard to MODEL_DIR/tensorboard/
 
 
-@dataclass
-class DecodingConfig:
-    """Search settings used by validation and as the translator's defaults."""
-
-    beam_size: int = option(5, AT_LEAST_ONE)
-    length_penalty: float = option(1.0, ZERO_OR_MORE)  # GNMT alpha; 0 disables
-    # output limit: a * source_length + b pieces
-    max_len_a: float = option(1.5, ZERO_OR_MORE)
-    max_len_b: int = option(10, ZERO_OR_MORE)
-    # output minimum: floor(a * source_length) pieces, a at most max_len_a; 0 disables
-    min_len_a: float = option(0.0, ZERO_OR_MORE)
-    batch_size: int = option(64, AT_LEAST_ONE)  # sentences per batch
-    n_best: int = option(1, AT_LEAST_ONE)  # at most beam_size
-    split_sentences: bool = False  # translate each sentence of a line on its own (nmt.translator)
-    # n >= 2: never repeat an n-gram of target pieces (nmt.search); 0 disables
-    no_repeat_ngram: int = option(0, ZERO_OR_MORE)
-    # GNMT beta (beam search): rank down hypotheses that left source pieces unattended; 0
-    # disables (nmt.search)
-    coverage_penalty: float = option(0.0, ZERO_OR_MORE)
-    mbr: bool = False  # keep the beam's candidate with the best expected chrF against the
-    # others (minimum Bayes risk, nmt.mbr) instead of the most probable one
-    # with mbr: pseudo-references sampled from the model (also candidates, beside the beam's)
-    # instead of the beam's candidates; 0: the beam's
-    mbr_samples: int = option(0, ZERO_OR_MORE)
-    # epsilon sampling: draw among tokens of probability >= this
-    sampling_epsilon: float = option(0.02, FRACTION)
-
-
 # Weight precisions for translation (nmt.quantization); training precision is training.precision.
 TRANSLATION_PRECISIONS = ("fp32", "int8")
 
@@ -271,7 +244,7 @@ def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
     for section in dataclasses.fields(config):
         values = getattr(config, section.name)
         for spec in dataclasses.fields(values):
-            if "allowed" in spec.metadata:
+            if spec.metadata.get("allowed") is not None:
                 key = f"{section.name}.{spec.name}"
                 where = overridden.get(key, f"{source}: {key}")
                 check_allowed(getattr(values, spec.name), spec.metadata["allowed"], where)
@@ -283,19 +256,16 @@ def _validate(config: Config, source: str, overridden: dict[str, str]) -> None:
     pairs = [
         ("data.min_len", data.min_len, "data.max_len", data.max_len),
         ("training.min_lr", training.min_lr, "training.lr", training.lr),
-        ("decoding.min_len_a", decoding.min_len_a, "decoding.max_len_a", decoding.max_len_a),
-        ("decoding.n_best", decoding.n_best, "decoding.beam_size", decoding.beam_size),
     ]
     for small_key, small, large_key, large in pairs:
         if small > large:
             raise ConfigError(
                 f"{source}: {small_key} ({small:g}) must not exceed {large_key} ({large:g})"
             )
-    if decoding.no_repeat_ngram == 1:
-        raise ConfigError(
-            f"{source}: decoding.no_repeat_ngram: 1 would forbid repeating any piece; allowed: "
-            "0 (off) or 2 and more"
-        )
+    try:
+        decoding.check_rules(lambda name: f"decoding.{name}")
+    except ConfigError as error:
+        raise ConfigError(f"{source}: {error}") from None
     if training.schedule == "decay" and training.max_minutes <= 0 and training.max_steps <= 0:
         raise ConfigError(
             f"{source}: training.schedule 'decay' needs a budget to decay towards: "

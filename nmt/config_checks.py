@@ -50,11 +50,15 @@ POSITIVE = Range(0, open_low=True)
 FRACTION = Range(0, 1, open_high=True)  # probabilities: 1 would drop or smooth away everything
 
 
-def option(default: Any, allowed: Range | tuple[str, ...]) -> Any:
-    """A dataclass field with its default and the values :func:`check_allowed` accepts for it."""
+def option(
+    default: Any, allowed: Range | tuple[str, ...] | None, help: str = "", metavar: str = ""
+) -> Any:
+    """A dataclass field with its default, the values :func:`check_allowed` accepts for it (None:
+    any of its type) and, for options that are also command-line flags, their help text."""
+    metadata = {"allowed": allowed, "help": help, "metavar": metavar}
     if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"allowed": allowed})
-    return field(default=default, metadata={"allowed": allowed})
+        return field(default_factory=lambda: list(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 def check_value(value: Any, annotation: Any, where: str) -> Any:

@@ -43,7 +43,7 @@ def autocast(device: torch.device, precision: str) -> contextlib.AbstractContext
     """Mixed precision for the forward pass: matrix products in bf16/fp16, weights stay fp32.
 
     bf16 also pays on CPUs with AVX512-BF16 or AMX, where its matrix products run about twice as
-    fast as fp32 (docs/results.md)."""
+    fast as fp32 (docs/experiments/training-speed.md)."""
     if precision == "fp32":
         return contextlib.nullcontext()
     dtype = torch.bfloat16 if precision == "bf16" else torch.float16

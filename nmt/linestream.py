@@ -14,6 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from nmt.checkpoint import new_file_mode
 from nmt.errors import NMTError
 
 
@@ -62,9 +63,7 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
         try:
             handle.flush()
             if temporary is not None:
-                os.fchmod(
-                    handle.fileno(), 0o666 & ~_umask() if mode is None else stat.S_IMODE(mode)
-                )
+                os.fchmod(handle.fileno(), new_file_mode() if mode is None else stat.S_IMODE(mode))
                 os.fsync(handle.fileno())
             handle.close()
             if temporary is not None:
@@ -78,10 +77,3 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
         raise
-
-
-def _umask() -> int:
-    """The process's umask; reading it means setting it, so it is set straight back."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask

@@ -3,9 +3,9 @@
 The matrix products of a decoding step (output layer, GRU/LSTM layers, attention query and the
 attentional layer) run on int8 weights, with each call's activations quantized on the fly, in
 PyTorch's fbgemm kernels. On this project's AVX512-VNNI CPU the output layer of a beam step (320 x
-512 x 8,000) ran 4x faster than in fp32; the BLEU cost is measured in ``docs/results.md``. It
-is for inference only: training and checkpoints keep float weights, and a quantized copy is made
-when a translator is loaded with ``precision="int8"``.
+512 x 8,000) ran 4x faster than in fp32; that and the BLEU of both on the same sentences are in
+``docs/experiments/decoding-speed.md``. It is for inference only: training and checkpoints keep
+float weights, and a quantized copy is made when a translator is loaded with ``precision="int8"``.
 
 PyTorch marks this eager API (``torch.ao.quantization.quantize_dynamic``) deprecated in favour of
 torchao; torchao 0.18's eager int8 linear measured 2.6x slower than it on the same product, so we

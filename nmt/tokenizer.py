@@ -110,6 +110,14 @@ class Tokenizer:
         """The target pieces of ``ids``, e.g. of a hypothesis' tokens, to label its attention."""
         return [self._tgt.id_to_piece(i) for i in ids]
 
+    def vocabularies(self) -> tuple[list[str], list[str]]:
+        """Every source and target piece in id order: two models that agree on these can share
+        token ids (ensembles)."""
+        return (
+            [self._src.id_to_piece(i) for i in range(self.src_vocab_size)],
+            [self._tgt.id_to_piece(i) for i in range(self.tgt_vocab_size)],
+        )
+
     def decode_tgt(self, ids_batch: list[list[int]]) -> list[str]:
         """Detokenize search output: each sequence ends at its first EOS; PAD and BOS are dropped."""
         cleaned = []

@@ -1,12 +1,8 @@
 """The training loop: backpropagation through time over whole sentences, clipping, schedules,
 validation with BLEU/chrF, early stopping and resumable checkpoints.
 
-A model directory (its files: :mod:`nmt.constants`) holds everything needed to continue or to
-translate.
-
-Crash consistency: a step checkpoint is written before ``model.pt``, so a crash between the two
-leaves a checkpoint that names a best step ``model.pt`` does not hold yet; resuming rewrites
-``model.pt`` from that step's checkpoint (:func:`nmt.checkpoint.repair_best_weights`).
+A model directory (:mod:`nmt.model_dir`) holds everything needed to continue or to translate;
+:mod:`nmt.resume` owns its training files across runs, :mod:`nmt.stopping` when a run ends.
 """
 
 from __future__ import annotations
@@ -31,26 +27,9 @@ from nmt.batching import (
     StreamingBatches,
     TrainingBatches,
 )
-from nmt.checkpoint import (
-    CheckpointError,
-    best_weights,
-    clear_training_state,
-    list_step_checkpoints,
-    load_latest_checkpoint,
-    prune_checkpoints,
-    remove_stale_temporaries,
-    repair_best_weights,
-    save_checkpoint,
-    set_aside_newer,
-    step_checkpoint_name,
-)
+from nmt.checkpoint import clear_training_state
 from nmt.config import Config, save_config
-from nmt.constants import (
-    CHECKPOINT_DIR,
-    CONFIG_FILE,
-    TRAIN_LOG_FILE,
-    WEIGHTS_FILE,
-)
+from nmt.constants import CHECKPOINT_DIR, CONFIG_FILE, TRAIN_LOG_FILE
 from nmt.data import prepare_dataset
 from nmt.devices import autocast, resolve_precision
 from nmt.distributed import (
@@ -67,7 +46,9 @@ from nmt.errors import NMTError
 from nmt.lock import DirectoryLock
 from nmt.model import build_model
 from nmt.model_dir import ModelDir, load_weights
+from nmt.resume import find_checkpoint, remove_stale_files, repair_after_crash, save_validated_step
 from nmt.schedule import build_schedule
+from nmt.stopping import StopRules
 from nmt.tokenizer import Tokenizer, train_tokenizer
 from nmt.training_log import ThroughputWindow, TrainingLog
 from nmt.training_state import (
@@ -133,20 +114,11 @@ class Trainer:
         self.checkpoint_dir = self.model_dir / CHECKPOINT_DIR
         if self.cfg.precision == "fp16" and device.type != "cuda":
             raise NMTError("training.precision fp16 needs CUDA; use bf16 or fp32 on the CPU")
-        if not resume and list_step_checkpoints(self.checkpoint_dir):
-            raise NMTError(
-                f"{self.checkpoint_dir} already holds checkpoints: pass --resume to continue, "
-                "--restart to train from step 0 there, or choose another training.model_dir"
-            )
+        found = find_checkpoint(self.model_dir, resume, device)  # before anything is written
         if self.cfg.threads > 0:
             torch.set_num_threads(self.cfg.threads)
-        # read before anything is written, so that a failed --resume leaves the directory as it was
-        found = self._find_checkpoint() if resume else None
         if process.is_main:
-            for stale in remove_stale_temporaries(self.checkpoint_dir) + remove_stale_temporaries(
-                self.model_dir
-            ):
-                print(f"removed {stale}, left by a save that was killed mid-write", flush=True)
+            remove_stale_files(self.model_dir)
         # the same seed everywhere builds the same model; rank 0's weights are broadcast anyway
         seed_everything(self.cfg.seed)
         self.init_from = ModelDir(init_from) if init_from is not None and found is None else None
@@ -163,9 +135,10 @@ class Trainer:
         if process.rank > 0:  # other ranks draw their own dropout masks
             torch.manual_seed(self.cfg.seed + process.rank)
         self.ddp_model = wrap_model(self.model, process, device)
-        self.progress = Progress()
+        self.progress = Progress(**found[1]["progress"]) if found else Progress()
+        self.stop_rules = StopRules(self.cfg, self.progress, process, device)
         self.optimizer = build_optimizer(self.model, self.cfg)
-        self.schedule = build_schedule(self.optimizer, self.cfg, self._budget_spent)
+        self.schedule = build_schedule(self.optimizer, self.cfg, self.stop_rules.spent)
         self.scaler = torch.amp.GradScaler(
             device.type, enabled=self.cfg.precision == "fp16" and device.type == "cuda"
         )
@@ -227,45 +200,22 @@ class Trainer:
         if self.process.is_main:
             barrier(self.process)
 
-    def _find_checkpoint(self) -> tuple[Path, dict[str, Any]] | None:
-        """The newest readable checkpoint; None if none was written yet (a run killed before its
-        first one starts afresh); an error if some exist but none can be read."""
-        found = load_latest_checkpoint(self.checkpoint_dir, map_location=self.device)
-        unreadable = [path.name for _, path in list_step_checkpoints(self.checkpoint_dir)]
-        if found is None and unreadable:
-            raise CheckpointError(
-                f"--resume: no readable checkpoint in {self.checkpoint_dir} "
-                f"({', '.join(unreadable)}); nothing was changed. Pass --restart to train from "
-                "step 0 in this directory, or remove it"
-            )
-        return found
-
     def _resume(self, path: Path, state: dict[str, Any]) -> None:
+        """Everything but ``progress`` (read first: the stop rules and the schedule see it)."""
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
-        self.progress = Progress(**state["progress"])
-        self.validated_step = self.progress.step
+        self.validated_step = step = self.progress.step
         self.batches.restore(state["sampler"])
         set_rng_state(state["rng"])
         if self.process.rank > 0:  # other ranks draw their own dropout masks
-            torch.manual_seed(self.cfg.seed + self.process.rank + self.progress.step)
-        self._log({"event": "resume", "checkpoint": str(path), "step": self.progress.step})
+            torch.manual_seed(self.cfg.seed + self.process.rank + step)
+        self._log({"event": "resume", "checkpoint": str(path), "step": step})
         if self.process.is_main:
-            self._repair_files()
-
-    def _repair_files(self) -> None:
-        """After a crash: unreadable newer checkpoints set aside, ``model.pt`` made to hold the
-        best step that the resumed checkpoint records."""
-        for path in set_aside_newer(self.checkpoint_dir, after=self.progress.step):
-            self._log({"event": "unreadable_checkpoint", "checkpoint": str(path)})
-        best_step = int(self.progress.best[0][1]) if self.progress.best else self.progress.step
-        try:
-            if repair_best_weights(self.model_dir, best_step):
-                self._log({"event": "repaired", "file": WEIGHTS_FILE, "step": best_step})
-        except CheckpointError as error:
-            self._log({"event": "warning", "message": f"{WEIGHTS_FILE} not repaired: {error}"})
+            best_step = int(self.progress.best[0][1]) if self.progress.best else step
+            for record in repair_after_crash(self.model_dir, step, best_step):
+                self._log(record)
 
     # ---- the loop ------------------------------------------------------------------------------
 
@@ -284,10 +234,8 @@ class Trainer:
         window = ThroughputWindow()
         clock = time.monotonic()
         # a resumed run may be finished already: then no extra step, validation or checkpoint
-        finished = self._time_is_up() or self._should_stop()
-        for batches in () if finished else self._updates():
-            if cfg.max_steps and self.progress.step >= cfg.max_steps:
-                break
+        stop = self.stop_rules.reason_to_stop(validated=True)
+        for batches in () if stop else self._updates():
             update = self._update(batches)
             if update is None:  # skipped: a non-finite loss or gradient
                 continue
@@ -308,14 +256,14 @@ class Trainer:
                     lr=f"{record['lr']:.2e}",
                 )
                 self._log(record)
-            if step % cfg.valid_every == 0:
+            validated = step % cfg.valid_every == 0
+            if validated:
                 metrics, validated_at = self._validate_and_save(), step
-                if self._should_stop():
-                    break
-            if self._time_is_up():
-                self._log({"event": "time_limit", "step": step, "minutes": cfg.max_minutes})
+            if stop := self.stop_rules.reason_to_stop(validated):
                 break
         bar.close()
+        if stop:
+            self._log(stop)
         if validated_at != self.progress.step:
             metrics = self._validate_and_save()
         self._log.close()
@@ -361,7 +309,7 @@ class Trainer:
                 accumulating(self.ddp_model, self.process, last),
                 autocast(self.device, self.cfg.precision),
             ):
-                loss, _, correct = _loss(self.ddp_model, batch, self.cfg.label_smoothing)
+                loss, _, correct = batch.loss(self.ddp_model, self.cfg.label_smoothing)
                 self.scaler.scale(loss * scale).backward()
             total_loss += loss.item()
             total_correct += correct
@@ -406,37 +354,20 @@ class Trainer:
         return metrics
 
     def _validate(self) -> dict[str, Any]:
-        """Validation metrics, and whether they improve on the best so far."""
+        """Validation metrics, with early stopping's count (no dev set: only the step)."""
         metrics: dict[str, Any] = {"event": "valid", "step": self.progress.step}
-        if not self.validator:
-            self._log(metrics)
-            return metrics
-        metrics.update(self.validator(self.model))
-        # higher is better for the score that picks checkpoints
-        score = (
-            -metrics["loss"] if self.cfg.valid_metric == "loss" else metrics[self.cfg.valid_metric]
-        )
-        if not math.isfinite(score):  # a diverged model is never the best one
-            metrics["warning"] = f"non-finite validation {self.cfg.valid_metric}"
-            score = -math.inf
-        metrics["score"] = score
-        best = [entry[0] for entry in self.progress.best]
-        if not best or metrics["score"] > max(best):
-            self.progress.bad_validations = 0
-        else:
-            self.progress.bad_validations += 1
-        metrics["bad_validations"] = self.progress.bad_validations
+        if self.validator:
+            metrics.update(self.validator(self.model))
+            metrics["bad_validations"] = self.progress.count_validation(metrics["score"])
         self._log(metrics)
         return metrics
 
     def _save(self, metrics: dict[str, Any]) -> None:
-        """The step checkpoint first, then ``model.pt`` if this step is the best (see the module
-        docstring for why this order), then pruning."""
+        """A checkpoint of this step, and ``model.pt`` if it is the best one."""
         step = self.progress.step
         if "score" in metrics and math.isfinite(metrics["score"]):
-            self.progress.best.append([metrics["score"], step])
-            self.progress.best.sort(key=lambda entry: -entry[0])
-            self.progress.best = self.progress.best[: max(self.cfg.keep_best, 1)]
+            self.progress.rank(metrics["score"], step, self.cfg.keep_best)
+        best = self.progress.best
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -449,49 +380,8 @@ class Trainer:
             "tgt_vocab_size": self.tokenizer.tgt_vocab_size,
             "metrics": {k: v for k, v in metrics.items() if isinstance(v, (int, float))},
         }
-        save_checkpoint(state, self.checkpoint_dir / step_checkpoint_name(step))
-        no_scores = "score" not in metrics  # no dev set: the latest weights are the best known
-        if (no_scores and not self.progress.best) or (
-            self.progress.best and self.progress.best[0][1] == step
-        ):
-            save_checkpoint(best_weights(state, step), self.model_dir / WEIGHTS_FILE)
+        # no dev set: the latest weights are the best known
+        is_best = best[0][1] == step if best else "score" not in metrics
         # the best keep_best and the one just written stay, whatever keep_last says
-        best_steps = {int(step) for _, step in self.progress.best[: self.cfg.keep_best]}
-        prune_checkpoints(self.checkpoint_dir, self.cfg.keep_last, best_steps | {step})
-
-    def _budget_spent(self) -> float:
-        """The fraction of the training budget used: of ``max_minutes`` or of ``max_steps``,
-        whichever runs out first."""
-        spent = 0.0
-        if self.cfg.max_minutes > 0:
-            spent = self.progress.train_seconds / (self.cfg.max_minutes * 60)
-        if self.cfg.max_steps > 0:
-            spent = max(spent, self.progress.step / self.cfg.max_steps)
-        return min(spent, 1.0)
-
-    def _time_is_up(self) -> bool:
-        """Whether ``max_minutes`` of training time (summed over resumed runs) are spent; every
-        rank must agree, so in DDP one rank's clock running out stops all."""
-        if self.cfg.max_minutes <= 0:
-            return False
-        up = self.progress.train_seconds >= self.cfg.max_minutes * 60
-        return sum_across(float(up), self.process, self.device) > 0
-
-    def _should_stop(self) -> bool:
-        patience = self.cfg.early_stopping_patience
-        if patience > 0 and self.progress.bad_validations >= patience:
-            self._log({"event": "early_stop", "step": self.progress.step})
-            return True
-        return False
-
-
-def _loss(model: nn.Module, batch: Batch, label_smoothing: float) -> tuple[torch.Tensor, int, int]:
-    """Summed token loss through ``model`` (or its DDP wrapper, so gradients get synchronised)."""
-    return model(
-        batch.src,
-        batch.src_lengths,
-        batch.tgt_in,
-        batch.tgt_out,
-        batch.tgt_lengths,
-        label_smoothing,
-    )
+        keep = {int(entry[1]) for entry in best[: self.cfg.keep_best]}
+        save_validated_step(self.model_dir, state, step, is_best, self.cfg.keep_last, keep)

@@ -27,6 +27,21 @@ class Progress:
     bad_validations: int = 0  # validations since the last improvement
     train_seconds: float = 0.0  # wall time spent in the loop (steps and validations), all runs
 
+    def count_validation(self, score: float) -> int:
+        """Early stopping's count after a validation scoring ``score`` (higher is better): 0 if
+        it beats the best so far, else one more than before."""
+        if self.best and score <= self.best[0][0]:
+            self.bad_validations += 1
+        else:
+            self.bad_validations = 0
+        return self.bad_validations
+
+    def rank(self, score: float, step: int, keep: int) -> None:
+        """Enter a validated step into ``best``, which keeps the ``keep`` best (at least one)."""
+        self.best.append([score, step])
+        self.best.sort(key=lambda entry: -entry[0])
+        del self.best[max(keep, 1) :]
+
 
 class TrainingDiverged(NMTError):
     """Too many updates in a row had a non-finite loss or gradient."""

@@ -18,23 +18,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from nmt.config import Config, DecodingConfig, load_config
-from nmt.constants import CONFIG_FILE, WEIGHTS_FILE
+from nmt.config import Config, load_config
+from nmt.constants import CONFIG_FILE, SHORTLIST_FILE, WEIGHTS_FILE
+from nmt.decoding import DecodingConfig
+from nmt.ensemble import Ensemble
 from nmt.errors import NMTError
 from nmt.hub import resolve_model_dir
 from nmt.mbr import mbr_order, sampled_mbr_order
 from nmt.model import Seq2Seq
 from nmt.model_dir import load_weights
 from nmt.quantization import apply_precision
-from nmt.search import Hypothesis, beam_search, greedy_search, length_penalty, sample_search
+from nmt.search import Hypothesis, Search
 from nmt.segmentation import split_points
+from nmt.shortlist import Shortlist, restrict
 from nmt.tokenizer import PAD_ID, Tokenizer
-
-SAMPLING_SEED = 1  # sampling MBR draws from a generator seeded with this for every batch
 
 
 @dataclass
@@ -65,22 +67,26 @@ class Translator:
 
     def __init__(
         self,
-        model: Seq2Seq,
+        model: Seq2Seq | Ensemble,
         tokenizer: Tokenizer,
         config: Config,
         device: str | torch.device = "cpu",
+        shortlist: Shortlist | None = None,
+        shortlist_origin: str = "",
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.tokenizer = tokenizer
         self.config = config
         self.max_src_len = config.data.max_len
+        self.shortlist = shortlist
+        self.shortlist_origin = shortlist_origin
 
     @classmethod
     def from_pretrained(
         cls,
-        model_dir: str | Path,
-        checkpoint: str | Path | None = None,
+        model_dir: str | Path | Sequence[str | Path],
+        checkpoint: str | Path | Sequence[str | Path] | None = None,
         device: str | torch.device = "cpu",
         threads: int | None = None,
         precision: str = "fp32",
@@ -95,71 +101,60 @@ class Translator:
         ``threads`` sets ``torch.set_num_threads`` for the whole process. ``precision="int8"``
         translates with int8 weights on the CPU (:mod:`nmt.quantization`): 2-3x faster, with
         slightly different translations (BLEU within a few tenths in ``docs/results.md``).
+
+        Several directories, or one directory and several checkpoints, make an ensemble
+        (:mod:`nmt.ensemble`); its tokenizer, config and decoding defaults are the first
+        model's, and every model must have the same vocabularies.
         """
-        model_dir = resolve_model_dir(model_dir, revision)
+        dirs = [model_dir] if isinstance(model_dir, (str, Path)) else list(model_dir)
+        if checkpoint is None or isinstance(checkpoint, (str, Path)):
+            checkpoints = [checkpoint] * len(dirs)
+        else:
+            checkpoints = list(checkpoint)
+            if len(dirs) == 1:
+                dirs = dirs * len(checkpoints)
+        if not dirs or len(checkpoints) != len(dirs):
+            raise NMTError(
+                f"{len(dirs)} model directories and {len(checkpoints)} checkpoints: give one "
+                "directory and any number of its checkpoints, or one checkpoint (or none) per "
+                "directory"
+            )
         if threads is not None:
             if threads < 1:
                 raise NMTError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(threads)
-        config = load_config(model_dir / CONFIG_FILE)
-        tokenizer = Tokenizer.load(model_dir)
-        path = Path(checkpoint) if checkpoint is not None else model_dir / WEIGHTS_FILE
-        model = load_weights(path, config, tokenizer).eval()
-        try:
-            model = apply_precision(model, precision, torch.device(device))
-        except ValueError as error:
-            raise NMTError(str(error)) from None
-        return cls(model, tokenizer, config, device)
+        members = [
+            _load_member(resolve_model_dir(d, revision), c, precision, torch.device(device))
+            for d, c in zip(dirs, checkpoints, strict=True)
+        ]
+        model, tokenizer, config, origin = members[0]
+        for _, other, _, other_origin in members[1:]:
+            if other.vocabularies() != tokenizer.vocabularies():
+                raise NMTError(
+                    f"{other_origin} and {origin} have different vocabularies: an ensemble's "
+                    "models must share their SentencePiece models (train them from one)"
+                )
+        if len(members) > 1:
+            model = Ensemble([member[0] for member in members])
+        # the first model's shortlist, read now if there is one, needed once asked for
+        path = resolve_model_dir(dirs[0], revision) / SHORTLIST_FILE
+        shortlist = None
+        if path.is_file():
+            shortlist = Shortlist.load(path, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
+        return cls(model, tokenizer, config, device, shortlist, str(path))
 
-    def translate(
-        self,
-        lines: Sequence[str],
-        beam_size: int | None = None,
-        batch_size: int | None = None,
-        max_len_a: float | None = None,
-        max_len_b: int | None = None,
-        length_penalty: float | None = None,
-        split_sentences: bool | None = None,
-        no_repeat_ngram: int | None = None,
-        coverage_penalty: float | None = None,
-        mbr: bool | None = None,
-        min_len_a: float | None = None,
-        mbr_samples: int | None = None,
-    ) -> list[str]:
-        """The best translation of each line, in input order; None means the config's default."""
-        results = self.translate_hypotheses(
-            lines,
-            beam_size,
-            batch_size,
-            max_len_a,
-            max_len_b,
-            length_penalty,
-            n_best=1,
-            split_sentences=split_sentences,
-            no_repeat_ngram=no_repeat_ngram,
-            coverage_penalty=coverage_penalty,
-            mbr=mbr,
-            min_len_a=min_len_a,
-            mbr_samples=mbr_samples,
-        )
-        return [n_best[0].text for n_best in results]
+    def translate(self, lines: Sequence[str], **overrides: Any) -> list[str]:
+        """The best translation of each line, in input order. ``overrides`` are decoding
+        settings (:class:`~nmt.decoding.DecodingConfig` fields) for this call; the config's
+        ``decoding`` section gives the rest."""
+        overrides["n_best"] = 1
+        return [n_best[0].text for n_best in self.translate_hypotheses(lines, **overrides)]
 
     def translate_hypotheses(
         self,
         lines: Sequence[str],
-        beam_size: int | None = None,
-        batch_size: int | None = None,
-        max_len_a: float | None = None,
-        max_len_b: int | None = None,
-        length_penalty: float | None = None,
-        n_best: int | None = None,
         progress: Callable[[int], object] | None = None,
-        split_sentences: bool | None = None,
-        no_repeat_ngram: int | None = None,
-        coverage_penalty: float | None = None,
-        mbr: bool | None = None,
-        min_len_a: float | None = None,
-        mbr_samples: int | None = None,
+        **overrides: Any,
     ) -> list[list[Translation]]:
         """The ``n_best`` best translations of each line, best first, in input order.
 
@@ -176,20 +171,11 @@ class Translator:
         distinct text is listed once. Scores stay the model's. Sampling is seeded per batch: the
         same input, batch size and settings give the same output.
         """
-        settings = self._settings(
-            beam_size,
-            batch_size,
-            max_len_a,
-            max_len_b,
-            length_penalty,
-            n_best,
-            split_sentences,
-            no_repeat_ngram,
-            coverage_penalty,
-            mbr,
-            min_len_a,
-            mbr_samples,
-        )
+        settings = self.config.decoding.with_overrides(overrides)
+        if settings.shortlist and self.shortlist is None:
+            where = self.shortlist_origin or "the model directory's shortlist.pt"
+            raise NMTError(f"{where} not found: build the model's shortlist with `nmt shortlist`")
+        search = Search(settings)
         texts = [line.strip() for line in lines]
         real = [i for i, text in enumerate(texts) if text]
         results: list[list[Translation]] = [
@@ -216,9 +202,8 @@ class Translator:
         order = sorted(range(len(segments)), key=lambda s: -len(segments[s]))
         for first in range(0, len(order), settings.batch_size):
             batch = order[first : first + settings.batch_size]
-            for segment, hypotheses in zip(
-                batch, self._search(segments, batch, settings), strict=True
-            ):
+            src, lengths = padded_ids([segments[s] for s in batch], self.device)
+            for segment, hypotheses in zip(batch, self._search(search, src, lengths), strict=True):
                 found[segment] = hypotheses
             if progress is not None:
                 done = 0
@@ -234,133 +219,18 @@ class Translator:
             results[line] = self._translations(by_line[position], pieces[position], settings)
         return results
 
-    def _settings(
-        self,
-        beam_size: int | None,
-        batch_size: int | None,
-        max_len_a: float | None,
-        max_len_b: int | None,
-        alpha: float | None,
-        n_best: int | None,
-        split: bool | None,
-        no_repeat: int | None,
-        beta: float | None,
-        mbr: bool | None,
-        min_len_a: float | None,
-        mbr_samples: int | None,
-    ) -> DecodingConfig:
-        """The config's decoding defaults with this call's values, checked."""
-        defaults = self.config.decoding
-        settings = DecodingConfig(
-            beam_size=defaults.beam_size if beam_size is None else beam_size,
-            length_penalty=defaults.length_penalty if alpha is None else alpha,
-            max_len_a=defaults.max_len_a if max_len_a is None else max_len_a,
-            max_len_b=defaults.max_len_b if max_len_b is None else max_len_b,
-            batch_size=defaults.batch_size if batch_size is None else batch_size,
-            n_best=defaults.n_best if n_best is None else n_best,
-            split_sentences=defaults.split_sentences if split is None else split,
-            no_repeat_ngram=defaults.no_repeat_ngram if no_repeat is None else no_repeat,
-            coverage_penalty=defaults.coverage_penalty if beta is None else beta,
-            mbr=defaults.mbr if mbr is None else mbr,
-            min_len_a=defaults.min_len_a if min_len_a is None else min_len_a,
-            mbr_samples=defaults.mbr_samples if mbr_samples is None else mbr_samples,
-            sampling_epsilon=defaults.sampling_epsilon,
-        )
-        if settings.beam_size < 1 or settings.batch_size < 1:
-            raise NMTError(
-                f"beam size ({settings.beam_size}) and batch size ({settings.batch_size}) must be "
-                "at least 1"
-            )
-        if settings.no_repeat_ngram < 0 or settings.no_repeat_ngram == 1:
-            raise NMTError(
-                f"no_repeat_ngram must be 0 (off) or at least 2, got {settings.no_repeat_ngram}"
-            )
-        if settings.coverage_penalty < 0:
-            raise NMTError(
-                f"coverage penalty must be 0 (off) or more, got {settings.coverage_penalty}"
-            )
-        if not 0 <= settings.min_len_a <= settings.max_len_a:
-            raise NMTError(
-                f"min_len_a must be between 0 (off) and max_len_a ({settings.max_len_a:g}), "
-                f"got {settings.min_len_a:g}"
-            )
-        if settings.mbr_samples < 0 or not 0 <= settings.sampling_epsilon < 1:
-            raise NMTError(
-                f"mbr_samples must be 0 (off) or more, got {settings.mbr_samples}, and "
-                f"sampling_epsilon in [0, 1), got {settings.sampling_epsilon:g}"
-            )
-        if not 1 <= settings.n_best <= settings.beam_size:
-            raise NMTError(
-                f"n-best {settings.n_best} needs a beam of at least {settings.n_best} "
-                f"(beam size is {settings.beam_size})"
-            )
-        return settings
-
-    def _search(
-        self, segments: list[list[int]], batch: list[int], settings: DecodingConfig
-    ) -> list[list[Hypothesis]]:
-        """Pad ``segments[batch]`` into (batch, longest) ids and run the configured search."""
-        lengths = torch.tensor([len(segments[s]) for s in batch])
-        src = torch.full((len(batch), int(lengths.max())), PAD_ID, dtype=torch.long)
-        for row, segment in enumerate(batch):
-            src[row, : lengths[row]] = torch.tensor(segments[segment])
-        src, lengths = src.to(self.device), lengths.to(self.device)
-        if settings.mbr and settings.mbr_samples:
-            # the beam's candidates, then the samples: _mbr_ordered tells them apart by count
-            generator = torch.Generator(device=self.device).manual_seed(SAMPLING_SEED)
-            samples = sample_search(
-                self.model,
-                src,
-                lengths,
-                settings.mbr_samples,
-                settings.sampling_epsilon,
-                settings.max_len_a,
-                settings.max_len_b,
-                no_repeat_ngram=settings.no_repeat_ngram,
-                min_len_a=settings.min_len_a,
-                generator=generator,
-            )
-            for h in (h for hypotheses in samples for h in hypotheses):
-                h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
-            return [
-                candidates + drawn
-                for candidates, drawn in zip(
-                    self._beam_or_greedy(src, lengths, settings), samples, strict=True
-                )
-            ]
-        return self._beam_or_greedy(src, lengths, settings)
-
-    def _beam_or_greedy(
-        self, src: Tensor, lengths: Tensor, settings: DecodingConfig
-    ) -> list[list[Hypothesis]]:
-        if settings.beam_size == 1:
-            # Greedy is beam search of width 1 without the candidate bookkeeping; its plain
-            # log-probability is normalised here so that scores mean the same either way.
-            hypotheses = greedy_search(
-                self.model,
-                src,
-                lengths,
-                settings.max_len_a,
-                settings.max_len_b,
-                no_repeat_ngram=settings.no_repeat_ngram,
-                min_len_a=settings.min_len_a,
-            )
+    def _search(self, search: Search, src: Tensor, lengths: Tensor) -> list[list[Hypothesis]]:
+        """``search`` over the whole target vocabulary, or over the batch's shortlist."""
+        if not search.settings.shortlist:
+            return search(self.model, src, lengths)
+        assert self.shortlist is not None, "checked before the search"
+        ids = self.shortlist.ids_for(src)
+        found = search(restrict(self.model, ids), src, lengths)
+        table = ids.tolist()  # restricted index -> target id
+        for hypotheses in found:
             for h in hypotheses:
-                h.score /= length_penalty(len(h.tokens) + 1, settings.length_penalty)
-            return [[h] for h in hypotheses]
-        return beam_search(
-            self.model,
-            src,
-            lengths,
-            settings.beam_size,
-            settings.length_penalty,
-            settings.max_len_a,
-            settings.max_len_b,
-            settings.beam_size if settings.mbr else settings.n_best,
-            no_repeat_ngram=settings.no_repeat_ngram,
-            coverage_beta=settings.coverage_penalty,
-            min_len_a=settings.min_len_a,
-        )
+                h.tokens = [table[token] for token in h.tokens]
+        return found
 
     def _translations(
         self, chunks: list[list[Hypothesis]], pieces: list[str], settings: DecodingConfig
@@ -393,7 +263,7 @@ class Translator:
         Without samples, against the beam's candidates weighted by exp(search score): the
         length-normalised log-probability the beam ranks by; weights from plain log-probabilities
         favour the short candidates the length penalty is there to correct (held-out es-en news:
-        chrF 42.5 against 43.2 with normalised scores, see docs/results.md). With samples (the
+        chrF 42.5 against 43.2 with normalised scores, docs/experiments/recipe-2026-11-27.md). With samples (the
         last ``samples`` hypotheses), against those, uniformly: they were drawn from the model,
         so the draw already weighs them; each distinct text is kept once.
         """
@@ -404,3 +274,28 @@ class Translator:
         distinct = sorted(first.values())
         order = sampled_mbr_order([texts[i] for i in distinct], texts[-samples:])
         return [hypotheses[distinct[i]] for i in order]
+
+
+def _load_member(
+    model_dir: Path, checkpoint: str | Path | None, precision: str, device: torch.device
+) -> tuple[torch.nn.Module, Tokenizer, Config, str]:
+    """One model of a translator: its weights at ``precision``, tokenizer, config, and the name
+    errors use for it."""
+    config = load_config(model_dir / CONFIG_FILE)
+    tokenizer = Tokenizer.load(model_dir)
+    path = Path(checkpoint) if checkpoint is not None else model_dir / WEIGHTS_FILE
+    model = load_weights(path, config, tokenizer).eval()
+    try:
+        model = apply_precision(model, precision, device)
+    except ValueError as error:
+        raise NMTError(str(error)) from None
+    return model, tokenizer, config, str(path)
+
+
+def padded_ids(rows: list[list[int]], device: torch.device) -> tuple[Tensor, Tensor]:
+    """(len(rows), longest) ids, PAD after each row, and the rows' lengths, on ``device``."""
+    lengths = torch.tensor([len(row) for row in rows])
+    padded = torch.full((len(rows), int(lengths.max())), PAD_ID, dtype=torch.long)
+    for i, row in enumerate(rows):
+        padded[i, : len(row)] = torch.tensor(row)
+    return padded.to(device), lengths.to(device)

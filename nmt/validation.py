@@ -4,6 +4,7 @@ translations, which pick the checkpoints kept as best."""
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -47,25 +48,20 @@ class Validator:
         return bool(self.batches)
 
     @torch.no_grad()
-    def __call__(self, model: nn.Module) -> dict[str, float]:
-        """loss (per target token) and ppl; bleu and chrf unless ``valid_metric`` is loss."""
+    def __call__(self, model: nn.Module) -> dict[str, Any]:
+        """loss (per target token) and ppl; bleu and chrf unless ``valid_metric`` is loss; and
+        score, the ``valid_metric`` that picks checkpoints, as higher-is-better (a warning and
+        -inf where it is not finite: a diverged model is never the best one)."""
         cfg = self.config.training
         model.eval()
         loss_sum, tokens = 0.0, 0
         for batch in self.batches:
             batch = batch.to(self.device)
             with autocast(self.device, cfg.precision):
-                loss, n, _ = model(
-                    batch.src,
-                    batch.src_lengths,
-                    batch.tgt_in,
-                    batch.tgt_out,
-                    batch.tgt_lengths,
-                    0.0,
-                )
+                loss, n, _ = batch.loss(model)
             loss_sum += loss.item()
             tokens += n
-        metrics = {"loss": loss_sum / tokens}
+        metrics: dict[str, Any] = {"loss": loss_sum / tokens}
         metrics["ppl"] = math.exp(min(metrics["loss"], 100.0))
         if cfg.valid_metric != "loss":
             translator = Translator(model, self.tokenizer, self.config, device=self.device)
@@ -73,4 +69,9 @@ class Validator:
             for score in evaluation.compute_scores(hypotheses, [self.references], ("bleu", "chrf")):
                 metrics[score.name] = score.score
         model.train()
+        score = -metrics["loss"] if cfg.valid_metric == "loss" else metrics[cfg.valid_metric]
+        if not math.isfinite(score):
+            metrics["warning"] = f"non-finite validation {cfg.valid_metric}"
+            score = -math.inf
+        metrics["score"] = score
         return metrics

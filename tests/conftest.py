@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
 from nmt.checkpoint import save_checkpoint
-from nmt.config import config_from_dict, save_config
+from nmt.config import Config, config_from_dict, load_config, save_config
 from nmt.model import build_model
-from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, train_tokenizer
+from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer, train_tokenizer
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
 TINY_MAX_LEN = 24  # data.max_len of the tiny model: source lines longer than this get split
@@ -23,8 +24,7 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """config.yaml + spm.model + model.pt of a "tiny" GRU model, in a few seconds.
 
     SentencePiece is trained on 300 Tatoeba lines per language; the model gets 60 Adam steps of
-    copying English (one thread: on a loaded 2-core machine two threads are ten times slower
-    for a model this small), enough for outputs that differ between inputs. The model knows no
+    copying English, enough for outputs that differ between inputs. The model knows no
     Spanish: tests pin the plumbing, not translation quality.
     """
     src_file, tgt_file = DATA_DIR / "tatoeba" / "dev.en", DATA_DIR / "tatoeba" / "dev.es"
@@ -49,15 +49,42 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tokenizer = train_tokenizer(
         config.tokenizer, [str(work / "train.en")], [str(work / "train.es")], model_dir
     )
-    torch.manual_seed(0)
-    model = build_model(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
     sentences = [ids[:TINY_MAX_LEN] for ids in tokenizer.encode_src(english) if ids]
+    model = train_copying_model(config, tokenizer, sentences, seed=0)
+    save_config(config, model_dir / "config.yaml")
+    save_weights(model, tokenizer, model_dir / "model.pt")
+    return model_dir
+
+
+@pytest.fixture(scope="session")
+def second_tiny_model_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Another model like ``tiny_model_dir``, with its tokenizer, trained from another seed on
+    other lines: two models of one vocabulary that disagree, for ensembles."""
+    model_dir = tmp_path_factory.mktemp("second_tiny_model")
+    for name in ("config.yaml", "spm.model"):
+        shutil.copy(tiny_model_dir / name, model_dir / name)
+    config = load_config(model_dir / "config.yaml")
+    tokenizer = Tokenizer.load(model_dir)
+    english = (DATA_DIR / "tatoeba" / "dev.en").read_text(encoding="utf-8").splitlines()[300:600]
+    sentences = [ids[:TINY_MAX_LEN] for ids in tokenizer.encode_src(english) if ids]
+    model = train_copying_model(config, tokenizer, sentences, seed=1)
+    save_weights(model, tokenizer, model_dir / "model.pt")
+    return model_dir
+
+
+def train_copying_model(
+    config: Config, tokenizer: Tokenizer, sentences: list[list[int]], seed: int, steps: int = 60
+) -> torch.nn.Module:
+    """``steps`` Adam steps of copying batches of ``sentences`` (one thread: on a loaded 2-core
+    machine two threads are ten times slower for a model this small)."""
+    torch.manual_seed(seed)
+    model = build_model(config.model, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)
     optimizer = torch.optim.Adam(model.parameters(), lr=2e-2)
-    rng = random.Random(0)
+    rng = random.Random(seed)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for _ in range(60):
+        for _ in range(steps):
             batch = rng.sample(sentences, 32)
             src, lengths = _pad(batch)
             tgt_in, tgt_lengths = _pad([[BOS_ID, *ids] for ids in batch])
@@ -68,17 +95,18 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
             optimizer.step()
     finally:
         torch.set_num_threads(threads)
+    return model
 
-    save_config(config, model_dir / "config.yaml")
+
+def save_weights(model: torch.nn.Module, tokenizer: Tokenizer, path: Path) -> None:
     save_checkpoint(
         {
             "model": model.state_dict(),
             "src_vocab_size": tokenizer.src_vocab_size,
             "tgt_vocab_size": tokenizer.tgt_vocab_size,
         },
-        model_dir / "model.pt",
+        path,
     )
-    return model_dir
 
 
 def _pad(sequences: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -27,6 +27,8 @@ def test_every_command_is_registered_once_in_the_documented_order(
         "prepare-data",
         "train",
         "translate",
+        "score",
+        "shortlist",
         "average",
         "push",
         "plot",

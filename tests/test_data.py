@@ -1,5 +1,5 @@
-"""Data pipeline: readers, HF loading, cached tokenization, filters, token batches, collate,
-streaming."""
+"""Data pipeline: parallel corpora, HF loading, cached tokenization, filters, token batches,
+collate, streaming. The line reader itself is tested in test_textio.py."""
 
 from __future__ import annotations
 
@@ -35,7 +35,6 @@ from nmt.data import (
     prepare_dataset,
     read_parallel,
 )
-from nmt.textio import TextError, iter_lines, read_lines
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID, Tokenizer, train_tokenizer
 
 DATA_DIR = Path(os.environ.get("NMT_DATA_DIR", "/work/shared/data/en-es"))
@@ -107,18 +106,6 @@ def crafted(tmp_path: Path) -> tuple[DataConfig, FilterReport]:
 # ---- reading ----------------------------------------------------------------------------------
 
 
-def test_only_the_line_ending_and_a_leading_bom_are_removed(tmp_path: Path) -> None:
-    path = tmp_path / "text"
-    path.write_bytes("\ufeff uno \r\ndos\r tres\n\n  \ncuatro\u2028cinco\n\ufeffseis".encode())
-    assert read_lines(path) == [" uno ", "dos\r tres", "", "  ", "cuatro\u2028cinco", "\ufeffseis"]
-
-
-def test_gzip_is_recognised_by_content_not_by_name(tmp_path: Path) -> None:
-    lines = ["¿Qué tal?", "bien 👍"]
-    assert read_lines(_write(tmp_path / "looks_plain.txt", lines, gz=True)) == lines
-    assert read_lines(_write(tmp_path / "looks_zipped.gz", lines)) == lines
-
-
 def test_gzipped_and_plain_corpora_read_identically(tmp_path: Path) -> None:
     src, tgt, _ = _crafted_corpus()
     plain = read_parallel([_write(tmp_path / "a.en", src)], [_write(tmp_path / "a.es", tgt)])
@@ -140,27 +127,6 @@ def test_line_count_mismatch_names_both_files_and_counts(tmp_path: Path, longer:
     counts = (3, 1) if longer == "src" else (1, 3)
     with pytest.raises(DataError, match=f"{src} has {counts[0]} lines, {tgt} has {counts[1]}"):
         read_parallel([src], [tgt])
-
-
-@pytest.mark.parametrize("gz", [False, True])
-def test_invalid_utf8_names_file_and_line(tmp_path: Path, gz: bool) -> None:
-    data = b"uno\ndos\ntr\xe9s\n"
-    path = tmp_path / "latin1.txt"
-    path.write_bytes(gzip.compress(data) if gz else data)
-    with pytest.raises(TextError, match=f"{path}:3: invalid UTF-8"):
-        read_lines(path)
-
-
-def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(TextError, match=f"{tmp_path / 'absent.en'}: file not found"):
-        read_lines(tmp_path / "absent.en")
-
-
-def test_truncated_gzip_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "cut.gz"
-    path.write_bytes(gzip.compress(b"uno\ndos\n" * 1000)[:-20])
-    with pytest.raises(TextError, match=f"{path}:.*cannot read"):
-        list(iter_lines(path))
 
 
 # ---- Hugging Face datasets --------------------------------------------------------------------

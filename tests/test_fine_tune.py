@@ -14,7 +14,7 @@ from nmt.distributed import Process
 from nmt.errors import NMTError
 from nmt.model_dir import ModelDir, ModelDirError
 from nmt.tokenizer import train_tokenizer
-from nmt.train import Trainer, _loss, train
+from nmt.train import Trainer, train
 from tests.test_train import corpus, make_config, write_corpus  # noqa: F401  (corpus: fixture)
 
 
@@ -46,8 +46,8 @@ def test_fine_tuning_starts_from_the_source_weights_with_a_fresh_optimizer(
     (batch,) = next(trainer._updates())
     source = ModelDir(source_model).load_model().eval()
     with torch.no_grad():
-        expected, _, _ = _loss(source, batch, 0.0)
-        first, _, _ = _loss(trainer.model.eval(), batch, 0.0)
+        expected, _, _ = batch.loss(source)
+        first, _, _ = batch.loss(trainer.model.eval())
     assert first.item() == expected.item()
     trainer.run()
     tuned = ModelDir(tmp_path / "tuned").load_model()

@@ -9,10 +9,11 @@ import torch
 from torch import nn
 
 from nmt.cli import main
+from nmt.decoding import DecodingConfig
 from nmt.errors import NMTError
 from nmt.model import build_model
 from nmt.quantization import apply_precision, quantize_int8
-from nmt.search import beam_search, greedy_search
+from nmt.search import Search
 from nmt.translator import Translator
 from tests.test_model import VOCAB, reversal_batch, tiny_config
 
@@ -47,14 +48,16 @@ def test_int8_model_still_reverses(cell: str) -> None:
     model = trained_reverser(cell)
     src, lengths, *_ = reversal_batch(torch.Generator().manual_seed(0))
     quantized = quantize_int8(model)
-    float_greedy = greedy_search(model, src, lengths, 1.0, 2)
-    int8_greedy = greedy_search(quantized, src, lengths, 1.0, 2)
+    greedy = Search(DecodingConfig(beam_size=1, max_len_a=1.0, max_len_b=2))
+    float_greedy = greedy.greedy(model, src, lengths)
+    int8_greedy = greedy.greedy(quantized, src, lengths)
     assert reversed_share(float_greedy, src, lengths) >= 0.9
     assert (
         reversed_share(int8_greedy, src, lengths)
         >= reversed_share(float_greedy, src, lengths) - 0.05
     )
-    int8_beam = [n_best[0] for n_best in beam_search(quantized, src, lengths, 4, 1.0, 1.0, 2)]
+    beam = Search(DecodingConfig(beam_size=4, max_len_a=1.0, max_len_b=2))
+    int8_beam = [n_best[0] for n_best in beam(quantized, src, lengths)]
     assert reversed_share(int8_beam, src, lengths) >= 0.85
     # the float model is left as it was: quantization works on a copy
     assert type(model.output_layer) is nn.Linear

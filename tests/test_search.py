@@ -1,5 +1,8 @@
 """nmt.search on tiny random models with raw ids: beam search agrees with greedy and with
-exhaustive search, batching changes nothing, and finished sentences leave the batch."""
+exhaustive search, batching changes nothing, and finished sentences leave the batch.
+
+The searches run through :class:`nmt.search.Search`, built from a DecodingConfig as the
+translator builds it; ``run_greedy``, ``run_beam`` and ``run_sampling`` below only spell the settings."""
 
 from __future__ import annotations
 
@@ -11,20 +14,91 @@ import pytest
 import torch
 
 from nmt.config import config_from_dict
+from nmt.decoding import DecodingConfig
+from nmt.errors import NMTError
 from nmt.model import Seq2Seq, build_model
-from nmt.search import (
+from nmt.search import Hypothesis, Search
+from nmt.search_rules import (
+    MAX_OUTPUT_LEN,
+    StepRules,
     _block_repeats,
-    beam_search,
     coverage_penalty,
-    greedy_search,
     length_penalty,
     max_output_lengths,
     min_output_lengths,
-    sample_search,
 )
 from nmt.tokenizer import BOS_ID, EOS_ID, PAD_ID
 
 SRC_VOCAB, TGT_VOCAB = 20, 12
+
+
+def run_greedy(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    lengths: torch.Tensor,
+    max_len_a: float,
+    max_len_b: int,
+    max_output_len: int = MAX_OUTPUT_LEN,
+    **settings,
+) -> list[Hypothesis]:
+    """Greedy search, scored by plain log-probability (length penalty 0)."""
+    config = DecodingConfig(
+        beam_size=1, length_penalty=0.0, max_len_a=max_len_a, max_len_b=max_len_b, **settings
+    )
+    return Search(config, max_output_len).greedy(model, src, lengths)
+
+
+def run_beam(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    lengths: torch.Tensor,
+    beam_size: int,
+    alpha: float,
+    max_len_a: float,
+    max_len_b: int,
+    n_best: int = 1,
+    max_output_len: int = MAX_OUTPUT_LEN,
+    coverage_beta: float = 0.0,
+    **settings,
+) -> list[list[Hypothesis]]:
+    """Beam search of any width (1 included: ``Search`` itself sends width 1 to greedy)."""
+    config = DecodingConfig(
+        beam_size=beam_size,
+        length_penalty=alpha,
+        max_len_a=max_len_a,
+        max_len_b=max_len_b,
+        n_best=n_best,
+        coverage_penalty=coverage_beta,
+        **settings,
+    )
+    return Search(config, max_output_len).beam(model, src, lengths)
+
+
+def run_sampling(
+    model: Seq2Seq,
+    src: torch.Tensor,
+    lengths: torch.Tensor,
+    num_samples: int,
+    epsilon: float,
+    max_len_a: float,
+    max_len_b: int,
+    seed: int = 1,
+    **settings,
+) -> list[list[Hypothesis]]:
+    """``num_samples`` epsilon samples of each sentence, scored by plain log-probability."""
+    config = DecodingConfig(
+        sampling="epsilon",
+        sampling_epsilon=epsilon,
+        n_best=num_samples,
+        length_penalty=0.0,
+        max_len_a=max_len_a,
+        max_len_b=max_len_b,
+        seed=seed,
+        **settings,
+    )
+    return Search(config).sample(model, src, lengths)
+
+
 VARIANTS = [
     (cell, attention, fused)
     for cell, attention in itertools.product(("gru", "lstm", "rnn"), ("bahdanau", "dot", "general"))
@@ -125,8 +199,8 @@ def sequence_score(model: Seq2Seq, src: torch.Tensor, tokens: list[int]) -> floa
 def test_beam_size_one_equals_greedy(cell: str, attention: str, fused: bool) -> None:
     model = tiny_model(cell, attention, fused)
     src, lengths = source_batch([5, 3, 7, 1, 4, 6])
-    greedy = greedy_search(model, src, lengths, max_len_a=1.5, max_len_b=3)
-    beam = beam_search(model, src, lengths, 1, 0.0, max_len_a=1.5, max_len_b=3)
+    greedy = run_greedy(model, src, lengths, max_len_a=1.5, max_len_b=3)
+    beam = run_beam(model, src, lengths, 1, 0.0, max_len_a=1.5, max_len_b=3)
     assert len(greedy) == len(beam) == 6
     for g, (b,) in zip(greedy, beam, strict=True):
         assert g.tokens == b.tokens
@@ -148,11 +222,11 @@ def test_wide_beam_finds_exhaustive_best(cell: str, attention: str, fused: bool,
     vocab, max_len = 6, 3
     model = tiny_model(cell, attention, fused, tgt_vocab=vocab, seed=seed, dtype=torch.float64)
     src, lengths = source_batch([4], seed=seed)
-    ((best, *_),) = beam_search(
+    ((best, *_),) = run_beam(
         model, src, lengths, (vocab - 2) ** max_len, 0.0, max_len_a=0.0, max_len_b=max_len
     )
     tokens, score = exhaustive_best(model, src, max_len)
-    (greedy,) = greedy_search(model, src, lengths, 0.0, max_len)
+    (greedy,) = run_greedy(model, src, lengths, 0.0, max_len)
     assert greedy.tokens != tokens  # the seeds are cases that greedy search gets wrong
     assert best.score == pytest.approx(score, abs=1e-9)
     assert sequence_score(model, src, best.tokens) == pytest.approx(score, abs=1e-9)
@@ -163,7 +237,7 @@ def test_beam_as_wide_as_vocabulary_is_exact_for_one_token() -> None:
     vocab = 12
     model = tiny_model(tgt_vocab=vocab, seed=3, dtype=torch.float64)
     src, lengths = source_batch([5], seed=3)
-    ((best, *_),) = beam_search(model, src, lengths, vocab, 0.0, max_len_a=0.0, max_len_b=1)
+    ((best, *_),) = run_beam(model, src, lengths, vocab, 0.0, max_len_a=0.0, max_len_b=1)
     tokens, score = exhaustive_best(model, src, 1)
     assert best.tokens == tokens
     assert best.score == pytest.approx(score, abs=1e-9)
@@ -173,18 +247,18 @@ def test_batched_search_equals_one_sentence_at_a_time() -> None:
     model = tiny_model("lstm", "bahdanau", dtype=torch.float64)
     lengths = [6, 2, 5, 1, 4]
     src, src_lengths = source_batch(lengths)
-    batched = beam_search(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
+    batched = run_beam(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
     for row, length in enumerate(lengths):
-        alone = beam_search(
+        alone = run_beam(
             model, src[row : row + 1, :length], src_lengths[row : row + 1], 4, 1.0, 1.5, 3, n_best=3
         )[0]
         assert [h.tokens for h in batched[row]] == [h.tokens for h in alone]
         for b, a in zip(batched[row], alone, strict=True):
             assert b.score == pytest.approx(a.score, abs=1e-9)
             assert torch.allclose(b.attention, a.attention, atol=1e-9)
-    greedy_batched = greedy_search(model, src, src_lengths, 1.5, 3)
+    greedy_batched = run_greedy(model, src, src_lengths, 1.5, 3)
     for row, length in enumerate(lengths):
-        (alone,) = greedy_search(
+        (alone,) = run_greedy(
             model, src[row : row + 1, :length], src_lengths[row : row + 1], 1.5, 3
         )
         assert greedy_batched[row].tokens == alone.tokens
@@ -194,7 +268,7 @@ def test_batched_search_equals_one_sentence_at_a_time() -> None:
 def test_n_best_lists_are_sorted_and_distinct(cell: str, attention: str, fused: bool) -> None:
     model = tiny_model(cell, attention, fused)
     src, lengths = source_batch([5, 3, 7, 2])
-    for n_best in beam_search(model, src, lengths, 6, 1.0, 1.5, 3, n_best=6):
+    for n_best in run_beam(model, src, lengths, 6, 1.0, 1.5, 3, n_best=6):
         assert len(n_best) == 6
         scores = [h.score for h in n_best]
         assert scores == sorted(scores, reverse=True)
@@ -206,7 +280,7 @@ def test_scores_are_length_normalised_log_probabilities() -> None:
     lengths = [4, 6]
     src, src_lengths = source_batch(lengths)
     for alpha in (0.0, 1.0):
-        results = beam_search(model, src, src_lengths, 3, alpha, 1.5, 3, n_best=3)
+        results = run_beam(model, src, src_lengths, 3, alpha, 1.5, 3, n_best=3)
         for row, n_best in enumerate(results):
             one = src[row : row + 1, : lengths[row]]
             for h in n_best:
@@ -223,12 +297,12 @@ def test_output_stops_at_the_length_limit() -> None:
     limits = max_output_lengths(src_lengths, 0.5, 1).tolist()
     assert limits == [1, 3, 5]
     for hyps in (
-        beam_search(model, src, src_lengths, 3, 1.0, 0.5, 1, n_best=3),
-        [[h] for h in greedy_search(model, src, src_lengths, 0.5, 1)],
+        run_beam(model, src, src_lengths, 3, 1.0, 0.5, 1, n_best=3),
+        [[h] for h in run_greedy(model, src, src_lengths, 0.5, 1)],
     ):
         for n_best, limit in zip(hyps, limits, strict=True):
             assert all(len(h.tokens) <= limit for h in n_best)
-    (hard,) = greedy_search(model, src[2:], src_lengths[2:], 10.0, 100, max_output_len=2)
+    (hard,) = run_greedy(model, src[2:], src_lengths[2:], 10.0, 100, max_output_len=2)
     assert len(hard.tokens) <= 2
 
 
@@ -237,7 +311,7 @@ def test_attention_covers_own_source_and_rows_sum_to_one() -> None:
     lengths = [3, 7]
     src, src_lengths = source_batch(lengths)
     for n_best, length in zip(
-        beam_search(model, src, src_lengths, 3, 1.0, 1.5, 3), lengths, strict=True
+        run_beam(model, src, src_lengths, 3, 1.0, 1.5, 3), lengths, strict=True
     ):
         (h,) = n_best
         assert h.attention.shape == (len(h.tokens), length)
@@ -259,14 +333,14 @@ def test_finished_sentences_leave_the_batch() -> None:
 
     model.step = counting_step  # type: ignore[method-assign]
     src, lengths = source_batch([1, 8, 8])
-    beam_search(model, src, lengths, 4, 1.0, 1.0, 0)
+    run_beam(model, src, lengths, 4, 1.0, 1.0, 0)
     assert rows_per_step[:2] == [12, 12]
     assert rows_per_step[2] <= 8
     assert rows_per_step == sorted(rows_per_step, reverse=True)
     assert [rows // 4 for rows in rows_per_step] == sentences_per_step
     rows_per_step.clear()
     sentences_per_step.clear()
-    greedy_search(model, src, lengths, 1.0, 0)
+    run_greedy(model, src, lengths, 1.0, 0)
     assert rows_per_step[:2] == [3, 3]
     assert rows_per_step == sentences_per_step
     assert rows_per_step[2] <= 2
@@ -275,7 +349,7 @@ def test_finished_sentences_leave_the_batch() -> None:
 def test_search_never_emits_pad_or_bos_and_restores_training_mode() -> None:
     model = tiny_model("lstm", "dot").train()
     src, lengths = source_batch([5, 5, 3])
-    results = beam_search(model, src, lengths, 5, 1.0, 2.0, 5, n_best=5)
+    results = run_beam(model, src, lengths, 5, 1.0, 2.0, 5, n_best=5)
     assert model.training
     tokens = {t for n_best in results for h in n_best for t in h.tokens}
     assert not tokens & {PAD_ID, BOS_ID, EOS_ID}
@@ -284,17 +358,17 @@ def test_search_never_emits_pad_or_bos_and_restores_training_mode() -> None:
 def test_invalid_beam_arguments_are_rejected() -> None:
     model = tiny_model()
     src, lengths = source_batch([3])
-    with pytest.raises(ValueError, match="beam_size"):
-        beam_search(model, src, lengths, 0, 1.0, 1.5, 3)
-    with pytest.raises(ValueError, match="n_best"):
-        beam_search(model, src, lengths, 2, 1.0, 1.5, 3, n_best=3)
+    with pytest.raises(NMTError, match="beam_size: 0 is out of range"):
+        run_beam(model, src, lengths, 0, 1.0, 1.5, 3)
+    with pytest.raises(NMTError, match="n_best .3. must not exceed beam_size .2."):
+        run_beam(model, src, lengths, 2, 1.0, 1.5, 3, n_best=3)
 
 
 def test_empty_batch_returns_no_hypotheses() -> None:
     model = tiny_model()
     src, lengths = torch.zeros(0, 3, dtype=torch.long), torch.zeros(0, dtype=torch.long)
-    assert greedy_search(model, src, lengths, 1.5, 3) == []
-    assert beam_search(model, src, lengths, 3, 1.0, 1.5, 3) == []
+    assert run_greedy(model, src, lengths, 1.5, 3) == []
+    assert run_beam(model, src, lengths, 3, 1.0, 1.5, 3) == []
 
 
 def repeated_ngrams(tokens: list[int], n: int) -> int:
@@ -318,11 +392,11 @@ def test_block_repeats_forbids_exactly_the_tokens_that_repeat_an_ngram() -> None
 def test_no_repeat_ngram_leaves_no_repeated_ngram_and_keeps_true_scores() -> None:
     model = tiny_model("gru", "bahdanau", dtype=torch.float64)
     src, src_lengths = source_batch([8, 5, 7, 3, 6, 8], seed=3)
-    free = beam_search(model, src, src_lengths, 3, 1.0, 4.0, 10)
+    free = run_beam(model, src, src_lengths, 3, 1.0, 4.0, 10)
     assert any(repeated_ngrams(hyps[0].tokens, 2) for hyps in free)  # loops without blocking
     for n in (2, 3):
-        beams = beam_search(model, src, src_lengths, 3, 1.0, 4.0, 10, no_repeat_ngram=n)
-        greedy = greedy_search(model, src, src_lengths, 4.0, 10, no_repeat_ngram=n)
+        beams = run_beam(model, src, src_lengths, 3, 1.0, 4.0, 10, no_repeat_ngram=n)
+        greedy = run_greedy(model, src, src_lengths, 4.0, 10, no_repeat_ngram=n)
         for row, (hyps, g) in enumerate(zip(beams, greedy, strict=True)):
             assert repeated_ngrams(hyps[0].tokens, n) == 0
             assert repeated_ngrams(g.tokens, n) == 0
@@ -342,11 +416,11 @@ def test_min_len_a_blocks_eos_until_the_minimum_and_keeps_true_scores() -> None:
         src_lengths, minimum_a, max_output_lengths(src_lengths, a, b)
     ).tolist()
     assert minimums == [7, 4, 6, 2, 5, 7, 1]
-    free = greedy_search(model, src, src_lengths, a, b)
+    free = run_greedy(model, src, src_lengths, a, b)
     assert any(len(h.tokens) < m for h, m in zip(free, minimums, strict=True))  # the test bites
-    greedy = greedy_search(model, src, src_lengths, a, b, min_len_a=minimum_a)
-    beams = beam_search(model, src, src_lengths, 4, 1.0, a, b, n_best=4, min_len_a=minimum_a)
-    narrow = beam_search(model, src, src_lengths, 1, 0.0, a, b, min_len_a=minimum_a)
+    greedy = run_greedy(model, src, src_lengths, a, b, min_len_a=minimum_a)
+    beams = run_beam(model, src, src_lengths, 4, 1.0, a, b, n_best=4, min_len_a=minimum_a)
+    narrow = run_beam(model, src, src_lengths, 1, 0.0, a, b, min_len_a=minimum_a)
     for row, (g, hyps, (one_beam,)) in enumerate(zip(greedy, beams, narrow, strict=True)):
         assert g.tokens == one_beam.tokens  # beam size 1 is still greedy
         one = src[row : row + 1, : int(src_lengths[row])]
@@ -356,22 +430,25 @@ def test_min_len_a_blocks_eos_until_the_minimum_and_keeps_true_scores() -> None:
             expected = sequence_score(model, one, h.tokens) / length_penalty(len(h.tokens) + 1, 1.0)
             assert h.score == pytest.approx(expected, abs=1e-6)
     # a minimum as large as the maximum leaves one length
-    (full,) = greedy_search(model, src[:1], src_lengths[:1], a, b, min_len_a=a + 1)
-    assert len(full.tokens) == int(max_output_lengths(src_lengths[:1], a, b))
+    (full,) = run_greedy(model, src[:1], src_lengths[:1], a, 0, min_len_a=a)
+    assert len(full.tokens) == int(max_output_lengths(src_lengths[:1], a, 0))
+    # a minimum above the maximum (the settings refuse one) would be clamped to it
+    maximum, minimum = StepRules(a, b, a + b).limits(src_lengths)
+    assert torch.equal(minimum, maximum)
 
 
 def test_wide_beam_with_a_minimum_finds_the_exhaustive_best_of_allowed_lengths() -> None:
     vocab, max_len, min_len = 6, 3, 2
     model = tiny_model(tgt_vocab=vocab, seed=4, dtype=torch.float64)
     src, lengths = source_batch([4], seed=4)
-    ((best, *_),) = beam_search(
+    ((best, *_),) = run_beam(
         model,
         src,
         lengths,
         (vocab - 2) ** max_len,
         0.0,
-        max_len_a=0.0,
-        max_len_b=max_len,
+        max_len_a=min_len / 4,  # the limit: floor(4 * 0.5 + 1) = max_len
+        max_len_b=max_len - min_len,
         min_len_a=min_len / 4,
     )
     tokens, score = exhaustive_best(model, src, max_len, min_len)
@@ -396,8 +473,8 @@ def test_coverage_penalty_counts_neglected_real_source_pieces_only() -> None:
 def test_coverage_penalty_reranks_the_finished_hypotheses_by_their_attention() -> None:
     model = tiny_model("gru", "bahdanau", dtype=torch.float64)
     src, src_lengths = source_batch([8, 5, 7, 3, 6, 8], seed=3)
-    plain = beam_search(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4)
-    covered = beam_search(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4, coverage_beta=0.7)
+    plain = run_beam(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4)
+    covered = run_beam(model, src, src_lengths, 4, 1.0, 2.0, 4, n_best=4, coverage_beta=0.7)
     reordered = 0
     for row, (before, after) in enumerate(zip(plain, covered, strict=True)):
         # the same hypotheses finish (the penalty only ranks them), with the penalty added
@@ -425,18 +502,18 @@ def test_copy_attention_model_searches_batched_as_alone_and_greedy_as_beam_one()
     model = model.to(torch.float64).eval()
     lengths = [6, 2, 5, 1, 4]
     src, src_lengths = source_batch(lengths, seed=4)
-    batched = beam_search(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
+    batched = run_beam(model, src, src_lengths, 4, 1.0, 1.5, 3, n_best=3)
     for row, length in enumerate(lengths):
         one = src[row : row + 1, :length]
-        (alone,) = beam_search(model, one, src_lengths[row : row + 1], 4, 1.0, 1.5, 3, n_best=3)
+        (alone,) = run_beam(model, one, src_lengths[row : row + 1], 4, 1.0, 1.5, 3, n_best=3)
         assert [h.tokens for h in batched[row]] == [h.tokens for h in alone]
         best = batched[row][0]
         expected = sequence_score(model, one, best.tokens)
         assert best.score == pytest.approx(
             expected / length_penalty(len(best.tokens) + 1, 1.0), abs=1e-9
         )
-    greedy = greedy_search(model, src, src_lengths, 1.5, 3)
-    beam_one = beam_search(model, src, src_lengths, 1, 0.0, 1.5, 3)
+    greedy = run_greedy(model, src, src_lengths, 1.5, 3)
+    beam_one = run_beam(model, src, src_lengths, 1, 0.0, 1.5, 3)
     assert [g.tokens for g in greedy] == [b.tokens for (b,) in beam_one]
 
 
@@ -450,8 +527,8 @@ def test_sampling_with_only_the_argmax_allowed_equals_greedy(
     # chaotic tiny model turns that difference in rounding into 4e-5 in float32 on some CPUs
     model = tiny_model(cell, attention, fused, dtype=torch.float64)
     src, lengths = source_batch([5, 3, 7, 1])
-    greedy = greedy_search(model, src, lengths, max_len_a=1.5, max_len_b=3)
-    sampled = sample_search(model, src, lengths, 3, 0.999, max_len_a=1.5, max_len_b=3)
+    greedy = run_greedy(model, src, lengths, max_len_a=1.5, max_len_b=3)
+    sampled = run_sampling(model, src, lengths, 3, 0.999, max_len_a=1.5, max_len_b=3)
     assert [len(samples) for samples in sampled] == [3, 3, 3, 3]
     for g, samples in zip(greedy, sampled, strict=True):
         for h in samples:
@@ -465,8 +542,7 @@ def test_samples_are_seeded_diverse_scored_and_drawn_above_epsilon() -> None:
     epsilon = 0.05
 
     def draw(seed: int) -> list[list[list[int]]]:
-        generator = torch.Generator().manual_seed(seed)
-        found = sample_search(model, src, lengths, 16, epsilon, 1.5, 3, generator=generator)
+        found = run_sampling(model, src, lengths, 16, epsilon, 1.5, 3, seed=seed)
         return found
 
     found = draw(7)
@@ -487,24 +563,80 @@ def test_samples_are_seeded_diverse_scored_and_drawn_above_epsilon() -> None:
                 assert forced or probs[token] >= epsilon or token == int(probs.argmax())
 
 
+@pytest.mark.parametrize("sampler", ["topk", "topp"])
+def test_top_k_and_nucleus_samples_stay_in_their_sets(sampler: str) -> None:
+    """Top-k draws among the 3 most probable allowed pieces, nucleus among the most probable
+    ones holding 90 % of the allowed probability; both still draw more than one output."""
+    model = tiny_model(tgt_vocab=30, seed=3, dtype=torch.float64)
+    src, lengths = source_batch([6, 4, 8])
+    top_p = 0.9 if sampler == "topp" else 0.5  # for top-k: a rule its draws break
+    config = DecodingConfig(
+        sampling=sampler,
+        sampling_topk=3,
+        sampling_topp=top_p,
+        n_best=16,
+        length_penalty=0.0,
+        max_len_a=1.5,
+        max_len_b=3,
+    )
+    found = Search(config).sample(model, src, lengths)
+    limits = max_output_lengths(lengths, 1.5, 3).tolist()
+    outside = 0  # draws that the other sampler's rule would not have allowed
+    for b, samples in enumerate(found):
+        assert len({tuple(h.tokens) for h in samples}) > 1
+        sentence = src[b : b + 1, : lengths[b]]
+        for h in samples:
+            assert h.score == pytest.approx(sequence_score(model, sentence, h.tokens), rel=1e-8)
+            distributions, _ = teacher_forced(model, sentence, h.tokens)
+            for t, token in enumerate([*h.tokens, EOS_ID]):
+                if t == limits[b]:
+                    continue  # only EOS is allowed at the limit
+                probs = distributions[t].exp()
+                probs[[PAD_ID, BOS_ID]] = 0.0  # never generated
+                rank = int((probs > probs[token]).sum())
+                mass_before = float(probs[probs > probs[token]].sum())
+                in_top_k, in_nucleus = rank < 3, mass_before < top_p * float(probs.sum())
+                assert in_top_k if sampler == "topk" else in_nucleus
+                outside += not (in_nucleus if sampler == "topk" else in_top_k)
+    assert outside > 0  # the two rules differ on this model, so each test checks its own
+
+
+def test_a_low_temperature_samples_the_greedy_output() -> None:
+    model = tiny_model(tgt_vocab=30, seed=3, dtype=torch.float64)
+    src, lengths = source_batch([6, 4, 8])
+    greedy = run_greedy(model, src, lengths, 1.5, 3)
+    for temperature, same in ((1e-5, True), (1.0, False)):
+        config = DecodingConfig(
+            sampling="epsilon",
+            sampling_epsilon=0.0,
+            temperature=temperature,
+            n_best=8,
+            max_len_a=1.5,
+            max_len_b=3,
+        )
+        found = Search(config).sample(model, src, lengths)
+        pairs = zip(greedy, found, strict=True)
+        copies = all(h.tokens == g.tokens for g, samples in pairs for h in samples)
+        assert copies == same, temperature
+
+
 def test_sampling_keeps_the_search_options() -> None:
     """No repeated n-grams, the output minimum, and no PAD or BOS, as in the other searches."""
     model = tiny_model(tgt_vocab=8, seed=2)
     src, lengths = source_batch([6, 5])
-    generator = torch.Generator().manual_seed(0)
-    found = sample_search(
-        model, src, lengths, 8, 0.0, 2.0, 4, no_repeat_ngram=2, min_len_a=1.0, generator=generator
+    found = run_sampling(
+        model, src, lengths, 8, 0.0, 2.0, 4, seed=0, no_repeat_ngram=2, min_len_a=1.0
     )
     for b, samples in enumerate(found):
         for h in samples:
             assert len(h.tokens) >= lengths[b]
             assert repeated_ngrams(h.tokens, 2) == 0
             assert not {PAD_ID, BOS_ID} & set(h.tokens)
-    with pytest.raises(ValueError, match="num_samples"):
-        sample_search(model, src, lengths, 0, 0.0, 1.5, 3)
-    with pytest.raises(ValueError, match="epsilon"):
-        sample_search(model, src, lengths, 2, 1.0, 1.5, 3)
-    assert sample_search(model, src[:0], lengths[:0], 2, 0.0, 1.5, 3) == []
+    with pytest.raises(NMTError, match="n_best: 0 is out of range"):
+        run_sampling(model, src, lengths, 0, 0.0, 1.5, 3)
+    with pytest.raises(NMTError, match="sampling_epsilon: 1.0 is out of range"):
+        run_sampling(model, src, lengths, 2, 1.0, 1.5, 3)
+    assert run_sampling(model, src[:0], lengths[:0], 2, 0.0, 1.5, 3) == []
 
 
 def nan_model() -> Seq2Seq:
@@ -519,11 +651,10 @@ def nan_model() -> Seq2Seq:
 def test_nan_model_gives_every_sentence_a_hypothesis_scored_minus_inf_and_warns() -> None:
     model = nan_model()
     src, lengths = source_batch([5, 3, 7])
-    generator = torch.Generator().manual_seed(0)
     searches = {
-        "greedy": lambda: [[h] for h in greedy_search(model, src, lengths, 1.5, 3)],
-        "beam": lambda: beam_search(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3),
-        "sampling": lambda: sample_search(model, src, lengths, 4, 0.0, 1.5, 3, generator=generator),
+        "greedy": lambda: [[h] for h in run_greedy(model, src, lengths, 1.5, 3)],
+        "beam": lambda: run_beam(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3),
+        "sampling": lambda: run_sampling(model, src, lengths, 4, 0.0, 1.5, 3, seed=0),
     }
     for name, search in searches.items():
         with pytest.warns(
@@ -542,6 +673,6 @@ def test_a_finite_model_raises_no_warning() -> None:
     src, lengths = source_batch([5, 3, 7])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        greedy_search(model, src, lengths, 1.5, 3)
-        beam_search(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3)
-        sample_search(model, src, lengths, 4, 0.0, 1.5, 3)
+        run_greedy(model, src, lengths, 1.5, 3)
+        run_beam(model, src, lengths, 3, 1.0, 1.5, 3, n_best=3)
+        run_sampling(model, src, lengths, 4, 0.0, 1.5, 3)

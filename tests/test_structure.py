@@ -1,5 +1,5 @@
 """The package's shape: imports point one way (no cycles, late imports included), nothing
-imports the command line, and evaluation needs no model code."""
+imports the command line, evaluation needs no model code, and no module outgrows one concept."""
 
 from __future__ import annotations
 
@@ -98,3 +98,16 @@ def test_torch_free_modules_import_no_model_code(module: str) -> None:
     path = PACKAGE.parent / (module.replace(".", "/") + ".py")
     assert "import torch" not in path.read_text(encoding="utf-8")
     assert reached <= {"nmt.evaluation", "nmt.textio", "nmt.errors"}, reached
+
+
+MAX_LINES = 420  # "one concept per module, under ~400 lines", with a little slack
+
+
+def test_no_module_is_over_the_size_limit() -> None:
+    sizes = {
+        str(path.relative_to(PACKAGE)): len(path.read_text(encoding="utf-8").splitlines())
+        for path in PACKAGE.rglob("*.py")
+    }
+    assert len(sizes) > 40  # the walk found the package
+    over = {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
+    assert not over, f"over {MAX_LINES} lines: {over}"

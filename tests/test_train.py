@@ -109,6 +109,20 @@ def test_resume_continues_bitwise_identically(corpus, tmp_path: Path) -> None:
     assert "resume" in events
 
 
+def test_a_run_stopped_between_validations_resumes_at_its_last_step(corpus, tmp_path: Path) -> None:
+    """max_steps off a validation step: the checkpoint written at the end records the data
+    position of the last step trained (not of a group fetched after it), so the resumed run
+    trains on the batches an uninterrupted run trains on."""
+    options = dict(valid_every=4, schedule="constant")
+    straight, interrupted = tmp_path / "straight", tmp_path / "interrupted"
+    train(make_config(corpus, straight, max_steps=8, **options))
+    train(make_config(corpus, interrupted, max_steps=6, **options))
+    resumed_trainer(make_config(corpus, interrupted, max_steps=8, **options)).run()
+    expected, resumed = final_weights(straight), final_weights(interrupted)
+    for name in expected:
+        assert torch.equal(expected[name], resumed[name]), name
+
+
 def test_resuming_a_finished_run_changes_nothing(corpus, tmp_path: Path) -> None:
     """A rerun of a finished recipe stage: no extra step, validation or best-list entry."""
     model_dir = tmp_path / "finished"

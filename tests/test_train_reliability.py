@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
-import nmt.train
+import nmt.resume
+from nmt.batching import Batch
 from nmt.checkpoint import (
     CheckpointError,
     list_step_checkpoints,
@@ -65,14 +66,14 @@ def test_crash_between_step_checkpoint_and_best_weights_is_repaired_on_resume(
     corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model_dir = tmp_path / "model"
-    real_save = nmt.train.save_checkpoint
+    real_save = nmt.resume.save_checkpoint
 
     def killed_before_best_weights(state: dict, path: Path) -> None:
         if Path(path).name == "model.pt" and state["step"] == 8:
             raise Killed
         real_save(state, path)
 
-    monkeypatch.setattr(nmt.train, "save_checkpoint", killed_before_best_weights)
+    monkeypatch.setattr(nmt.resume, "save_checkpoint", killed_before_best_weights)
     with pytest.raises(Killed):
         train(make_config(corpus, model_dir, max_steps=8))
     monkeypatch.undo()
@@ -152,7 +153,7 @@ def test_non_finite_loss_skips_the_update_and_training_goes_on(
     corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     model_dir = tmp_path / "model"
-    real_loss = nmt.train._loss
+    real_loss = Batch.loss
     calls = 0
 
     def nan_on_third_batch(*args):
@@ -161,7 +162,7 @@ def test_non_finite_loss_skips_the_update_and_training_goes_on(
         loss, tokens, correct = real_loss(*args)
         return (loss * math.nan if calls == 3 else loss), tokens, correct
 
-    monkeypatch.setattr(nmt.train, "_loss", nan_on_third_batch)
+    monkeypatch.setattr(Batch, "loss", nan_on_third_batch)
     train(make_config(corpus, model_dir, max_steps=8))
     skips = events(model_dir, "skip")
     assert [(skip["step"], skip["in_a_row"]) for skip in skips] == [(2, 1)]
@@ -188,13 +189,13 @@ def test_divergence_keeps_the_last_good_state_as_it_was(
     model_dir = tmp_path / "model"
     train(make_config(corpus, model_dir, max_steps=4))
     before = {path: path.read_bytes() for path in model_dir.glob("**/*.pt")}
-    real_loss = nmt.train._loss
+    real_loss = Batch.loss
 
     def infinite_loss(*args):
         loss, tokens, correct = real_loss(*args)
         return loss * math.inf, tokens, correct
 
-    monkeypatch.setattr(nmt.train, "_loss", infinite_loss)
+    monkeypatch.setattr(Batch, "loss", infinite_loss)
     with pytest.raises(TrainingDiverged, match="after step 4") as error:
         train(make_config(corpus, model_dir, max_steps=40), resume=True)
     assert "step_00000004.pt" in str(error.value)
@@ -327,7 +328,7 @@ def test_tokenizer_training_uses_the_configured_threads(
 
 _KILLER = """
 import os, signal, sys
-import nmt.checkpoint, nmt.train
+import nmt.checkpoint, nmt.resume, nmt.train
 from nmt.config import load_config
 
 config_path, where, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -340,7 +341,7 @@ def maybe_die(name):
         if seen == count:
             os.kill(os.getpid(), signal.SIGKILL)
 
-real_save, real_replace = nmt.train.save_checkpoint, nmt.checkpoint.os.replace
+real_save, real_replace = nmt.resume.save_checkpoint, nmt.checkpoint.os.replace
 real_validate = nmt.train.Trainer._validate
 
 def save(state, path):
@@ -358,7 +359,7 @@ def validate(self):
     maybe_die("validation")
     return real_validate(self)
 
-nmt.train.save_checkpoint = save
+nmt.resume.save_checkpoint = save
 nmt.checkpoint.os = Os()
 nmt.train.Trainer._validate = validate
 resume = os.path.isdir(os.path.join(os.path.dirname(config_path), "model", "checkpoints"))

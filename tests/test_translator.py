@@ -17,14 +17,13 @@ import pytest
 import torch
 from sacrebleu.metrics import CHRF
 
-import nmt.cli.translate as cli_module
+import nmt.parallel as parallel_module
 import nmt.train as train_module
-import nmt.translator as translator_module
 from nmt.checkpoint import load_checkpoint, save_checkpoint
 from nmt.cli import main
 from nmt.config import config_from_dict, save_config
 from nmt.errors import NMTError
-from nmt.search import Hypothesis, beam_search, sample_search
+from nmt.search import Hypothesis, Search
 from nmt.segmentation import sentence_spans, split_points
 from nmt.translator import Translator
 
@@ -200,28 +199,28 @@ def test_greedy_scores_are_normalised_like_beam_scores(
     greedy = translator.translate_hypotheses(sentences[:4], beam_size=1, length_penalty=1.0)
     for (g,), line in zip(greedy, sentences[:4], strict=True):
         ids = translator.tokenizer.encode_src([line])[0]
-        decoding = translator.config.decoding
-        ((b,),) = beam_search(
-            translator.model,
-            torch.tensor([ids]),
-            torch.tensor([len(ids)]),
-            1,
-            1.0,
-            decoding.max_len_a,
-            decoding.max_len_b,
+        settings = translator.config.decoding.with_overrides(dict(beam_size=1, length_penalty=1.0))
+        # beam search proper, of width 1 (Search itself sends width 1 to greedy)
+        ((b,),) = Search(settings).beam(
+            translator.model, torch.tensor([ids]), torch.tensor([len(ids)])
         )
         assert g.tokens == b.tokens
         assert g.score == pytest.approx(b.score, abs=1e-5)
 
 
 def test_invalid_search_settings_are_user_errors(translator: Translator) -> None:
-    with pytest.raises(NMTError, match="n-best 3 needs a beam of at least 3"):
+    with pytest.raises(NMTError, match=r"n_best \(3\) must not exceed beam_size \(2\)"):
         translator.translate_hypotheses(["Hi."], beam_size=2, n_best=3)
-    with pytest.raises(NMTError, match="must be at least 1"):
+    with pytest.raises(NMTError, match="beam_size: 0 is out of range; allowed: >= 1"):
         translator.translate(["Hi."], beam_size=0)
-    for minimum in (-0.1, 2.0):  # the config's max_len_a is 1.5
-        with pytest.raises(NMTError, match="min_len_a must be between 0 .off. and max_len_a"):
-            translator.translate(["Hi."], min_len_a=minimum)
+    with pytest.raises(NMTError, match="min_len_a: -0.1 is out of range"):
+        translator.translate(["Hi."], min_len_a=-0.1)
+    with pytest.raises(NMTError, match=r"min_len_a \(2\) must not exceed max_len_a \(1.2\)"):
+        translator.translate(["Hi."], min_len_a=2.0, max_len_a=1.2)
+    with pytest.raises(NMTError, match="beam_size: expected int, got str"):
+        translator.translate(["Hi."], beam_size="5")
+    with pytest.raises(NMTError, match="unknown decoding setting.s. beam_width"):
+        translator.translate(["Hi."], beam_width=5)
 
 
 def test_checkpoint_for_another_vocabulary_is_an_error_naming_it(
@@ -386,7 +385,7 @@ def test_cli_coverage_penalty_flag_reaches_the_search_and_refuses_negatives(
     )
     capsys.readouterr()
     assert main([*argv, "--coverage-penalty", "-0.5"]) == 2
-    assert "coverage penalty must be 0 (off) or more, got -0.5" in capsys.readouterr().err
+    assert "--coverage-penalty: -0.5 is out of range; allowed: >= 0" in capsys.readouterr().err
 
 
 def expected_chrf_by_sacrebleu(texts: list[str], scores: list[float]) -> list[float]:
@@ -438,15 +437,17 @@ def test_sampled_mbr_ranks_beam_and_samples_by_mean_chrf_against_the_samples(
     lines = sentences[:8]
     drawn: dict[tuple[int, ...], list[Hypothesis]] = {}
 
+    sample = Search.sample
+
     def recording(
-        model: object, src: torch.Tensor, lengths: torch.Tensor, *args: object, **kwargs: object
+        self: Search, model: object, src: torch.Tensor, lengths: torch.Tensor, *args: object
     ) -> list[list[Hypothesis]]:
-        found = sample_search(model, src, lengths, *args, **kwargs)
+        found = sample(self, model, src, lengths, *args)
         for row, samples in enumerate(found):
             drawn[tuple(src[row, : lengths[row]].tolist())] = samples
         return found
 
-    monkeypatch.setattr(translator_module, "sample_search", recording)
+    monkeypatch.setattr(Search, "sample", recording)
     options = dict(beam_size=3, length_penalty=1.0, mbr=True, mbr_samples=6, split_sentences=False)
     ranked = translator.translate_hypotheses(lines, n_best=3, **options)
     beams = translator.translate_hypotheses(lines, beam_size=3, n_best=3, length_penalty=1.0)
@@ -605,13 +606,13 @@ def test_cli_invalid_byte_late_in_the_input_leaves_the_old_output_untouched(
     target = tmp_path / "out.txt"
     target.write_bytes(b"yesterday's translation\n")
     written = []
-    format_translations = cli_module._format_translations
+    format_translations = parallel_module.format_translations
 
     def recording(*args: object) -> bytes:
         written.append(format_translations(*args))
         return written[-1]
 
-    monkeypatch.setattr(cli_module, "_format_translations", recording)
+    monkeypatch.setattr(parallel_module, "format_translations", recording)
     argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
     assert main(argv) == 2
     assert len(written) >= 1  # output was produced before the error
@@ -630,7 +631,7 @@ def test_cli_interrupted_run_leaves_the_old_output_untouched(
     def interrupt(*args: object) -> bytes:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli_module, "_format_translations", interrupt)
+    monkeypatch.setattr(parallel_module, "format_translations", interrupt)
     argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(target)]
     assert main(argv) == 130
     assert target.read_bytes() == b"yesterday's translation\n"

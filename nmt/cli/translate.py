@@ -8,7 +8,8 @@ import sys
 from collections.abc import Iterator
 
 from nmt.cli.common import Command, drop_stdout
-from nmt.config import TRANSLATION_PRECISIONS
+from nmt.cli.decoding_flags import add_decoding_flags, checked_settings, decoding_overrides
+from nmt.cli.model_args import add_model_arguments, load_arguments
 from nmt.errors import NMTError
 
 COMMANDS: list[Command] = []
@@ -44,18 +45,7 @@ long lines:
 def _add_translate(parser: argparse.ArgumentParser) -> None:
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _TRANSLATE_EPILOG
-    parser.add_argument(
-        "-m",
-        "--model",
-        required=True,
-        metavar="MODEL_DIR",
-        help="model directory written by `nmt train` (config.yaml, spm*.model, model.pt)",
-    )
-    parser.add_argument(
-        "--checkpoint",
-        metavar="FILE",
-        help="weights to use instead of MODEL_DIR/model.pt, e.g. MODEL_DIR/checkpoints/step_N.pt",
-    )
+    add_model_arguments(parser)
     parser.add_argument(
         "-i",
         "--input",
@@ -67,67 +57,31 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", default="-", metavar="FILE", help="translations (default: - = stdout)"
     )
     search = parser.add_argument_group("search (defaults: the decoding section of config.yaml)")
-    search.add_argument("--beam-size", type=int, metavar="K", help="beam width; 1 = greedy")
-    search.add_argument("--batch-size", type=int, metavar="N", help="sentences per batch")
-    search.add_argument(
-        "--max-len-a", type=float, metavar="A", help="output limit: A * source pieces + B"
-    )
-    search.add_argument("--max-len-b", type=int, metavar="B", help="see --max-len-a")
-    search.add_argument(
-        "--min-len-a",
-        type=float,
-        metavar="A",
-        help="output minimum: A * source pieces (EOS is blocked before); 0 disables",
-    )
-    search.add_argument(
-        "--length-penalty", type=float, metavar="ALPHA", help="GNMT length penalty; 0 disables"
-    )
-    search.add_argument(
-        "--split-sentences",
-        action=argparse.BooleanOptionalAction,
-        help="translate each sentence of a multi-sentence line on its own",
-    )
-    search.add_argument(
-        "--no-repeat-ngram",
-        type=int,
-        metavar="N",
-        help="never repeat an N-gram of target pieces (N >= 2; 0 allows repeats)",
-    )
-    search.add_argument(
-        "--coverage-penalty",
-        type=float,
-        metavar="BETA",
-        help="GNMT coverage penalty for beam search: rank down translations that left source "
-        "pieces unattended; 0 disables",
-    )
-    search.add_argument(
-        "--mbr",
-        action=argparse.BooleanOptionalAction,
-        help="minimum Bayes risk: of the beam's candidates keep the one with the best expected "
-        "chrF against the others (slower output; needs --beam-size > 1)",
-    )
-    search.add_argument(
-        "--mbr-samples",
-        type=int,
-        metavar="N",
-        help="with --mbr: N translations sampled from the model (epsilon sampling) are the "
-        "pseudo-references, and candidates beside the beam's; 0: the beam's candidates",
-    )
+    add_decoding_flags(search, skip=("n_best",))
     output = parser.add_argument_group("output format (see below)")
     output.add_argument(
-        "--n-best", type=int, metavar="N", help="write the N best translations of each line"
+        "--n-best",
+        type=int,
+        metavar="N",
+        help="write the N best translations of each line (with --sampling: N samples)",
     )
     output.add_argument(
         "--alignments", action="store_true", help="append source-target piece alignments"
     )
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
     parser.add_argument(
-        "--precision",
-        choices=TRANSLATION_PRECISIONS,
-        default="fp32",
-        help="int8: int8 weights on the CPU, 2-3x faster, translations differ slightly "
-        "(default: fp32)",
+        "--threads",
+        type=int,
+        help="CPU threads for torch, per worker (default: torch's; with --workers, the cores "
+        "shared out)",
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        metavar="N",
+        help="translate in N processes, each a share of the input's chunks of lines, written "
+        "back in order (the same output as one process; for machines with more cores than one "
+        "process uses well)",
     )
     parser.add_argument(
         "--on-invalid-utf8",
@@ -140,37 +94,44 @@ def _add_translate(parser: argparse.ArgumentParser) -> None:
 
 def _run_translate(args: argparse.Namespace) -> int:
     import contextlib
+    import os
     from pathlib import Path
 
     from tqdm import tqdm
 
+    from nmt.config import load_config
+    from nmt.constants import CONFIG_FILE
+    from nmt.hub import resolve_model_dir
     from nmt.linestream import atomic_output
+    from nmt.parallel import ChunkTranslator, TranslationPool
     from nmt.textio import count_lines, open_input, read_line_chunks
     from nmt.translator import Translator
 
     from_file, to_file = args.input != "-", args.output != "-"
     if from_file and to_file and Path(args.input).resolve() == Path(args.output).resolve():
         raise NMTError(f"{args.output}: the output file would overwrite the input")
-    options = dict(
-        beam_size=args.beam_size,
-        batch_size=args.batch_size,
-        max_len_a=args.max_len_a,
-        max_len_b=args.max_len_b,
-        min_len_a=args.min_len_a,
-        length_penalty=args.length_penalty,
-        n_best=args.n_best or 1,
-        split_sentences=args.split_sentences,
-        no_repeat_ngram=args.no_repeat_ngram,
-        coverage_penalty=args.coverage_penalty,
-        mbr=args.mbr,
-        mbr_samples=args.mbr_samples,
-    )
+    if args.workers < 1:
+        raise NMTError(f"--workers must be at least 1, got {args.workers}")
+    overrides = decoding_overrides(args)
+    overrides["n_best"] = args.n_best or 1
+    load = load_arguments(args)
+    output_format = dict(n_best=args.n_best is not None, alignments=args.alignments)
     with contextlib.ExitStack() as stack:
         # the input first: a missing file is reported before the model takes seconds to load
         source = stack.enter_context(open_input(args.input)) if from_file else sys.stdin.buffer
-        translator = Translator.from_pretrained(
-            args.model, args.checkpoint, args.device, args.threads, args.precision
-        )
+        # the settings are checked against the (first) model's defaults before any model loads
+        model_dir = resolve_model_dir(args.model[0])
+        checked_settings(load_config(model_dir / CONFIG_FILE).decoding, overrides)
+        translator: ChunkTranslator | TranslationPool
+        if args.workers == 1:
+            model = Translator.from_pretrained(**load)
+            translator = ChunkTranslator(model, overrides, **output_format)
+        else:
+            if args.threads is None:
+                load["threads"] = max(1, (os.cpu_count() or 1) // args.workers)
+            translator = stack.enter_context(
+                TranslationPool(args.workers, load, overrides, output_format)
+            )
         # a file is replaced only when every line is translated; stdout streams as it goes
         sink = stack.enter_context(atomic_output(args.output)) if to_file else sys.stdout.buffer
         total = count_lines(args.input) if from_file else None  # None: a pipe, not counted
@@ -183,11 +144,9 @@ def _run_translate(args: argparse.Namespace) -> int:
                 disable=None if total is not None else True,
             )
         )
-        index = 0
         name = args.input if from_file else "<stdin>"
-        for lines in _input_chunks(read_line_chunks(source, name, args.on_invalid_utf8)):
-            results = translator.translate_hypotheses(lines, progress=bar.update, **options)
-            output = _format_translations(results, index, args.n_best is not None, args.alignments)
+        chunks = _input_chunks(read_line_chunks(source, name, args.on_invalid_utf8))
+        for output in translator.chunks(chunks, progress=bar.update):
             try:
                 sink.write(output)
                 sink.flush()
@@ -199,7 +158,6 @@ def _run_translate(args: argparse.Namespace) -> int:
                     return 0
                 where = args.output if to_file else "<stdout>"
                 raise NMTError(f"{where}: cannot write: {error.strerror}") from None
-            index += len(lines)
     return 0
 
 
@@ -216,21 +174,6 @@ def _input_chunks(chunks: Iterator[list[str]]) -> Iterator[list[str]]:
             f"{error}, or pass --on-invalid-utf8 replace to translate it with U+FFFD in place of "
             "bad bytes"
         ) from None
-
-
-def _format_translations(results: list, first_index: int, n_best: bool, alignments: bool) -> bytes:
-    """Output lines for ``results`` (n-best lists of Translation), UTF-8 with LF endings."""
-    out = []
-    for offset, translations in enumerate(results):
-        for translation in translations if n_best else translations[:1]:
-            # byte-fallback pieces can decode to line breaks, which would shift every later line
-            fields = [translation.text.replace("\r", " ").replace("\n", " ")]
-            if n_best:
-                fields = [str(first_index + offset), *fields, f"{translation.score:.4f}"]
-            if alignments:
-                fields.append(" ".join(f"{s}-{t}" for s, t in translation.alignment))
-            out.append(" ||| ".join(fields) + "\n")
-    return "".join(out).encode("utf-8")
 
 
 COMMANDS.append(
