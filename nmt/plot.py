@@ -1,8 +1,8 @@
 """Pictures of a model (``nmt plot``): its training curves, and its attention over a sentence pair.
 
 matplotlib is the optional ``plot`` extra (``pip install 'nmt[plot]'``) and is imported only when
-a picture is drawn, so that nmt installs and runs without it; torch is imported only for the
-attention, so that plotting a training log loads no model code.
+a picture is drawn, so that nmt installs and runs without it; model code only for the attention,
+so that plotting a training log loads no torch.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from nmt.constants import BOS_ID, EOS_ID
 from nmt.errors import NMTError
 
 if TYPE_CHECKING:
@@ -135,30 +134,23 @@ def searched_attention(
 
 def forced_attention(translator: Translator, source: str, target: str) -> Alignment:
     """The attention of the model while it scores ``target`` as the translation of ``source``
-    (teacher forcing: each step is fed the previous piece of ``target``)."""
-    import torch
+    (forced decoding, :func:`nmt.scoring.forced_decode`: each step is fed the previous piece of
+    ``target``)."""
+    from nmt.scoring import forced_decode
 
-    tokenizer, model, device = translator.tokenizer, translator.model, translator.device
+    tokenizer = translator.tokenizer
     src_ids = tokenizer.encode_src([source.strip()])[0]
     tgt_ids = tokenizer.encode_tgt([target.strip()])[0]
     if not src_ids or not tgt_ids:
         raise NMTError("the source and the target sentence must not be empty")
-    rows, score, previous = [], 0.0, BOS_ID
-    with torch.inference_mode():
-        src = torch.tensor([src_ids], device=device)  # (1, src_len)
-        encoded, state = model.encode(src, torch.tensor([len(src_ids)], device=device))
-        for token in [*tgt_ids, EOS_ID]:
-            log_probs, weights, state = model.step(
-                torch.tensor([previous], device=device), encoded, state
-            )  # (1, vocab), (1, src_len)
-            score += float(log_probs[0, token])
-            rows.append(weights[0].cpu())
-            previous = token
+    (log_probs,), (weights,) = forced_decode(
+        translator.model, [src_ids], [tgt_ids], translator.device, with_attention=True
+    )  # weights: (target pieces + EOS, source pieces)
     return Alignment(
         tokenizer.src_pieces([source.strip()])[0],
         tokenizer.tgt_id_pieces(tgt_ids),
-        torch.stack(rows[:-1]),  # the EOS step's row is left out, as in search output
-        score,
+        weights[:-1],  # the EOS step's row is left out, as in search output
+        sum(log_probs),
     )
 
 

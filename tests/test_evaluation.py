@@ -16,6 +16,7 @@ import pytest
 
 from nmt import evaluation
 from nmt.cli import main
+from nmt.config import config_from_dict, save_config
 from nmt.evaluation import EvaluationError
 from nmt.textio import TextError
 
@@ -300,14 +301,17 @@ def test_model_path_translates_the_source_then_scores_it(
             return ["el gato duerme en casa", "hola a todos mis amigos"]
 
     monkeypatch.setitem(sys.modules, "nmt.translator", SimpleNamespace(Translator=EchoTranslator))
+    model = str(tmp_path / "model")  # its config.yaml checks the search flags before loading
+    (tmp_path / "model").mkdir()
+    save_config(config_from_dict({}, source="test"), tmp_path / "model" / "config.yaml")
     src = _write(tmp_path / "src.en", ["the cat sleeps", "hello"])
     ref = _write(tmp_path / "ref.es", ["el gato duerme en casa", "hola a todos mis amigos"])
-    argv = ["evaluate", "-m", "model-dir", "--src", str(src), "--ref", str(ref), "--metrics",
+    argv = ["evaluate", "-m", model, "--src", str(src), "--ref", str(ref), "--metrics",
             "bleu", "--beam-size", "3", "--batch-size", "16", "--json"]  # fmt: skip
     assert main(argv) == 0
     load = {"checkpoint": None, "device": "cpu", "threads": None, "precision": "fp32"}
     assert calls == [
-        ("load", "model-dir", load),
+        ("load", model, load),
         ("translate", ["the cat sleeps", "hello"], {"beam_size": 3, "batch_size": 16}),
     ]
     (record,) = json.loads(capsys.readouterr().out)
@@ -317,7 +321,21 @@ def test_model_path_translates_the_source_then_scores_it(
     argv = [*argv[:7], "--checkpoint", "averaged.pt", "--threads", "2", "--json"]
     assert main(argv) == 0
     load = {**load, "checkpoint": "averaged.pt", "threads": 2}
-    assert calls == [("load", "model-dir", load), ("translate", ["the cat sleeps", "hello"], {})]
+    assert calls == [("load", model, load), ("translate", ["the cat sleeps", "hello"], {})]
+    # a bad search setting is named by its flag, before any model loads
+    calls.clear()
+    assert main([*argv[:7], "--beam-size", "0"]) == 2
+    assert "--beam-size" in capsys.readouterr().err and calls == []
+
+
+def test_evaluate_takes_either_hyp_or_a_model(tmp_path: Path, capsys) -> None:
+    hyp = _write(tmp_path / "hyp.es", ["hola"])
+    both = ["evaluate", "--hyp", str(hyp), "-m", str(tmp_path), "--ref", str(hyp)]
+    for argv in (both, ["evaluate", "--ref", str(hyp)]):
+        assert main(argv) == 2
+        assert "give either --hyp FILE" in capsys.readouterr().err
+    assert main(["evaluate", "--hyp", str(hyp), "--ref", str(hyp), "--beam-size", "4"]) == 2
+    assert "search flags (such as --beam-size) are for -m" in capsys.readouterr().err
 
 
 def test_model_is_evaluated_with_its_own_decoding_settings(

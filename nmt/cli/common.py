@@ -27,17 +27,3 @@ def add_overrides(parser: argparse.ArgumentParser, example: str) -> None:
 def drop_stdout() -> None:
     """Point stdout at /dev/null, so that the interpreter's last flush has nowhere to fail."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-def add_checkpoint_and_threads(parser: argparse._ActionsContainer) -> None:
-    """``--checkpoint FILE`` and ``--threads N`` for a command that loads a model directory,
-    spelled as ``nmt translate`` spells them (``args.checkpoint``, ``args.threads``; None: the
-    directory's model.pt and torch's thread count), for ``Translator.from_pretrained``. A
-    parser or one of its argument groups."""
-    parser.add_argument(
-        "--checkpoint",
-        metavar="FILE",
-        help="weights to use instead of MODEL_DIR/model.pt, e.g. MODEL_DIR/averaged.pt or "
-        "MODEL_DIR/checkpoints/step_N.pt",
-    )
-    parser.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from nmt.cli.common import Command, add_checkpoint_and_threads
+from nmt.cli.common import Command
+from nmt.cli.model_args import add_model_arguments, load_arguments
 from nmt.errors import NMTError
 
 COMMANDS: list[Command] = []
@@ -35,12 +36,12 @@ def _add_plot(parser: argparse.ArgumentParser) -> None:
         "translation; with --tgt that translation is forced (each step is fed the previous "
         "piece of it). Cell (t, s) is the weight target piece t gave source piece s.",
     )
-    attention.add_argument("-m", "--model", required=True, metavar="MODEL_DIR")
+    add_model_arguments(attention)
     attention.add_argument("--src", required=True, metavar="TEXT", help="the source sentence")
     attention.add_argument("--tgt", metavar="TEXT", help="a translation to force, not searched")
     attention.add_argument("--beam-size", type=int, metavar="K", help="default: the model's")
     attention.add_argument("-o", "--output", default="attention.png", metavar="PNG")
-    add_checkpoint_and_threads(attention)
+    attention.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
     attention.set_defaults(draw=_attention)
 
 
@@ -66,9 +67,7 @@ def _attention(args: argparse.Namespace) -> int:
     if not args.src.strip():
         raise NMTError("--src is empty")
     load_pyplot()  # without matplotlib, say so before the model takes seconds to load
-    translator = Translator.from_pretrained(
-        args.model, checkpoint=args.checkpoint, threads=args.threads
-    )
+    translator = Translator.from_pretrained(**load_arguments(args))
     if args.tgt is None:
         alignment, how = searched_attention(translator, args.src, args.beam_size), "searched"
     else:
