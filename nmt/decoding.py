@@ -10,6 +10,7 @@ here and its rule in :mod:`nmt.search`.
 from __future__ import annotations
 
 import dataclasses
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -182,6 +183,4 @@ class DecodingConfig:
 
 def decoding_types() -> dict[str, Any]:
     """Field name -> annotation (evaluated), for checking and for building CLI flags."""
-    import typing
-
     return typing.get_type_hints(DecodingConfig)

@@ -22,7 +22,18 @@ from pathlib import Path
 
 import torch
 
+from nmt.cli.decoding_flags import add_decoding_flags, decoding_overrides
 from nmt.config import TRANSLATION_PRECISIONS
+
+# decoding settings the translate benchmark sets itself; every other one is a flag of its own
+BENCHMARK_DECODING = (
+    "beam_size",
+    "batch_size",
+    "length_penalty",
+    "max_len_a",
+    "max_len_b",
+    "n_best",
+)
 
 
 def peak_rss_mb() -> float:
@@ -141,10 +152,13 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
         args.model_dir, threads=args.threads, precision=args.precision
     )
     lines = read_lines(args.src)[: args.sentences]
+    extra = {k: v for k, v in decoding_overrides(args).items() if k not in BENCHMARK_DECODING}
     references = read_lines(args.ref)[: args.sentences] if args.ref else None
     results = {}
     for beam in args.beam_sizes:
-        translator.translate(lines[: args.batch_size], beam_size=beam, batch_size=args.batch_size)
+        translator.translate(
+            lines[: args.batch_size], beam_size=beam, batch_size=args.batch_size, **extra
+        )
         windows = []
         for _ in range(args.repeats):
             start = time.perf_counter()
@@ -155,6 +169,7 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
                 max_len_a=0.0,
                 max_len_b=args.max_len,
                 length_penalty=args.length_penalty,
+                **extra,
             )
             seconds = time.perf_counter() - start
             output_tokens = sum(len(n_best[0].tokens) for n_best in outputs)
@@ -182,6 +197,7 @@ def benchmark_translate(args: argparse.Namespace) -> dict:
         "batch_size": args.batch_size,
         "threads": args.threads,
         "precision": args.precision,
+        "decoding": extra,
         **results,
         "peak_rss_mb": peak_rss_mb(),
     }
@@ -230,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
     translate.add_argument("--threads", type=int, default=2)
     translate.add_argument("--precision", choices=TRANSLATION_PRECISIONS, default="fp32")
     translate.add_argument("--ref", help="references of --src: adds the BLEU of the outputs")
+    add_decoding_flags(
+        translate.add_argument_group("other decoding settings (default: the model's config.yaml)"),
+        skip=BENCHMARK_DECODING,
+    )
     parser.add_argument("--json", help="also write the result to this file")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -10,7 +10,8 @@ weighted) and BLEU (brevity penalty) both punish short output. The model is load
 each set is translated once per alpha; the table gives BLEU, chrF and the hypothesis/reference
 length ratio, and the alpha with the best mean chrF + BLEU over the sets is marked (write it into
 the config's ``decoding.length_penalty``). ``--betas`` also tries coverage penalties with each
-alpha (``decoding.coverage_penalty``), ``--min-len-a`` output minimums (``decoding.min_len_a``).
+alpha (``decoding.coverage_penalty``), ``--min-len-a`` output minimums (``decoding.min_len_a``);
+every other search setting takes its ``nmt translate`` flag.
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ import sys
 import time
 from pathlib import Path
 
+from nmt.cli.decoding_flags import add_decoding_flags, decoding_overrides
+from nmt.cli.model_args import add_model_arguments, load_arguments
 from nmt.errors import NMTError
 from nmt.evaluation import compute_scores, read_text_file
 from nmt.translator import Translator
+
+TUNED = ("length_penalty", "coverage_penalty", "min_len_a")  # the grid's settings
 
 
 def read_set(src: str, ref: str, skip: int, max_lines: int | None) -> tuple[list[str], list[str]]:
@@ -43,8 +48,7 @@ def length_ratio(hypotheses: list[str], references: list[str]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-m", "--model", required=True, help="model directory")
-    parser.add_argument("--checkpoint", help="weights instead of MODEL/model.pt")
+    add_model_arguments(parser)
     parser.add_argument(
         "--set",
         nargs=3,
@@ -60,43 +64,22 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         help="coverage penalties to try with each alpha (default: the config's only)",
     )
-    parser.add_argument("--beam-size", type=int, help="default: the config's decoding.beam_size")
-    parser.add_argument(
-        "--split-sentences",
-        action=argparse.BooleanOptionalAction,
-        help="translate each sentence of a line on its own (default: the config's)",
-    )
-    parser.add_argument(
-        "--no-repeat-ngram", type=int, metavar="N", help="default: the config's; 0 allows repeats"
-    )
     parser.add_argument(
         "--min-len-a",
         nargs="+",
         type=float,
         help="output minimums (A * source pieces) to try with each alpha (default: the config's)",
     )
-    parser.add_argument(
-        "--mbr",
-        action=argparse.BooleanOptionalAction,
-        help="minimum Bayes risk selection from the beam (default: the config's decoding.mbr)",
-    )
-    parser.add_argument(
-        "--mbr-samples",
-        type=int,
-        metavar="N",
-        help="with --mbr: N sampled pseudo-references (default: the config's decoding.mbr_samples)",
-    )
+    fixed = parser.add_argument_group("the other search settings (default: the config's)")
+    add_decoding_flags(fixed, skip=TUNED)
     parser.add_argument("--skip", type=int, default=0, help="leave out the first N lines of each")
     parser.add_argument("--max-lines", type=int, help="use at most N lines of each set")
     parser.add_argument("--threads", type=int)
-    parser.add_argument("--device", default="cpu")
     parser.add_argument("--json", type=Path, help="also write the rows here")
     args = parser.parse_args(argv)
 
     try:
-        translator = Translator.from_pretrained(
-            args.model, checkpoint=args.checkpoint, device=args.device, threads=args.threads
-        )
+        translator = Translator.from_pretrained(**load_arguments(args))
         sets = {name: read_set(src, ref, args.skip, args.max_lines) for name, src, ref in args.set}
     except NMTError as error:
         print(f"tune_length_penalty.py: {error}", file=sys.stderr)
@@ -110,16 +93,9 @@ def main(argv: list[str] | None = None) -> int:
         for name, (sources, references) in sets.items():
             start = time.perf_counter()
             try:
+                tuned = dict(length_penalty=alpha, coverage_penalty=beta, min_len_a=minimum)
                 hypotheses = translator.translate(
-                    sources,
-                    beam_size=args.beam_size,
-                    length_penalty=alpha,
-                    split_sentences=args.split_sentences,
-                    no_repeat_ngram=args.no_repeat_ngram,
-                    coverage_penalty=beta,
-                    mbr=args.mbr,
-                    min_len_a=minimum,
-                    mbr_samples=args.mbr_samples,
+                    sources, **decoding_overrides(args, TUNED), **tuned
                 )
             except NMTError as error:
                 print(f"tune_length_penalty.py: {error}", file=sys.stderr)

@@ -39,12 +39,13 @@ def add_decoding_flags(group: argparse._ArgumentGroup, skip: tuple[str, ...] = (
         group.add_argument(flag(spec.name), **options)
 
 
-def decoding_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    """The decoding settings given on the command line (field name -> value)."""
+def decoding_overrides(args: argparse.Namespace, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The decoding settings given on the command line (field name -> value), except those in
+    ``skip`` (the caller's own flags)."""
     return {
         spec.name: getattr(args, spec.name)
         for spec in dataclasses.fields(DecodingConfig)
-        if getattr(args, spec.name, None) is not None
+        if spec.name not in skip and getattr(args, spec.name, None) is not None
     }
 
 

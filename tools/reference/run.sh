@@ -15,8 +15,10 @@ OUT="${OUT:-exp/reference}"
 STEPS="${STEPS:-2000}"
 THREADS="${THREADS:-2}"
 PEERS_DATA="${PEERS_DATA:-}"
-TRAIN_PRECISIONS="${TRAIN_PRECISIONS:-fp32 bf16}"         # training benchmarks (empty: none)
-TRANSLATE_PRECISIONS="${TRANSLATE_PRECISIONS:-fp32 int8}"  # decoding benchmarks
+TRAIN_PRECISIONS="${TRAIN_PRECISIONS-fp32 bf16}"         # training benchmarks (empty: none)
+TRANSLATE_PRECISIONS="${TRANSLATE_PRECISIONS-fp32 int8}"  # decoding benchmarks
+TRANSLATE_ARGS="${TRANSLATE_ARGS:-}"  # more decoding flags for tools/benchmark.py translate, e.g. --shortlist
+TRANSLATE_TAG="${TRANSLATE_TAG:-}"    # appended to the decoding JSON names, e.g. _shortlist
 export HF_HUB_OFFLINE=1 HF_DATASETS_OFFLINE=1 OMP_NUM_THREADS="$THREADS"
 mkdir -p "$OUT"
 
@@ -46,8 +48,9 @@ else
   test_ref="$OUT/test500.es"; head -n 500 "$DATA_DIR/tatoeba/test.es" > "$test_ref"
 fi
 for precision in $TRANSLATE_PRECISIONS; do
-  python tools/benchmark.py --json "$OUT/bench_translate_$precision.json" translate \
+  # shellcheck disable=SC2086  # TRANSLATE_ARGS is a list of flags
+  python tools/benchmark.py --json "$OUT/bench_translate_$precision$TRANSLATE_TAG.json" translate \
     -m "$OUT/model" --src "$test_src" --ref "$test_ref" --sentences 500 --batch-size 64 \
     --beam-sizes 1 5 --max-len 100 --length-penalty 1.0 --threads "$THREADS" \
-    --precision "$precision"
+    --precision "$precision" $TRANSLATE_ARGS
 done
