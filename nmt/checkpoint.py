@@ -5,6 +5,11 @@ over its final name: a reader sees either the old complete file or the new compl
 uses ``torch.load(weights_only=True)``, which only rebuilds tensors and plain containers.
 A process killed mid-write leaves only a ``.NAME.*.tmp`` file, which
 :func:`remove_stale_temporaries` clears when training starts again.
+
+Every file written records ``format_version`` (:data:`FORMAT_VERSION`), so that a later nmt that
+changes what a checkpoint holds can still read today's files, and today's nmt refuses a newer
+file with a clear error instead of failing on a missing key. A file without one (written before
+versions were recorded) is version 1.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ import os
 import pickle
 import re
 import tempfile
+import warnings
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,13 +29,18 @@ import torch
 from nmt.constants import CHECKPOINT_DIR, WEIGHTS_FILE
 from nmt.errors import NMTError
 
+FORMAT_VERSION = 1  # what save_checkpoint writes
+READABLE_VERSIONS = (1,)  # what load_checkpoint accepts
+
 
 class CheckpointError(NMTError):
-    """A checkpoint is missing, truncated or not one of ours."""
+    """A checkpoint is missing, truncated, not one of ours, or of a format this nmt cannot read."""
 
 
 def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
-    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``."""
+    """Atomically write ``state`` (tensors, numbers, strings, lists, dicts) to ``path``, with
+    ``format_version`` set to :data:`FORMAT_VERSION`."""
+    state = {**state, "format_version": FORMAT_VERSION}
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor, temporary = tempfile.mkstemp(
@@ -115,6 +127,13 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ) from None
     if not isinstance(state, dict) or "model" not in state:
         raise CheckpointError(f"{path} is not an nmt checkpoint (no 'model' entry)")
+    version = state.get("format_version", 1)  # files from before versions were recorded: 1
+    if version not in READABLE_VERSIONS:
+        readable = ", ".join(map(str, READABLE_VERSIONS))
+        raise CheckpointError(
+            f"{path} is in checkpoint format {version!r}; this nmt reads format(s) {readable}: "
+            "it was written by a newer nmt, so upgrade nmt to load it"
+        )
     return state
 
 
@@ -224,23 +243,39 @@ def tensor_aliases(weights: dict[str, torch.Tensor]) -> dict[str, str]:
     return aliases
 
 
-def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
-    """The element-wise mean of the model weights of several checkpoints of one model.
+def average_checkpoints(paths: Sequence[str | Path]) -> dict[str, Any]:
+    """The element-wise mean of the weights of several checkpoints of one model, in the layout
+    of ``model.pt``: ``model`` (in the original dtypes), ``src_vocab_size``, ``tgt_vocab_size``,
+    ``step`` (the newest averaged) and ``averaged_steps``.
 
     Names that share one tensor in the first checkpoint (tied or shared embeddings) share one
     averaged tensor, so the result saves and counts that matrix once, like the checkpoints do.
+    Each file is loaded once (a training state also holds the optimizer's, twice the weights).
     """
     if not paths:
         raise CheckpointError("no checkpoints to average")
+    if len(set(map(Path, paths))) != len(paths):
+        raise CheckpointError("a checkpoint is listed twice; each must count once in the mean")
     total: dict[str, torch.Tensor] = {}
     dtypes: dict[str, torch.dtype] = {}
     alias: dict[str, str] = {}
+    sizes: tuple[int | None, int | None] | None = None
+    steps = []
     for index, path in enumerate(paths):
-        weights = load_checkpoint(path)["model"]
+        state = load_checkpoint(path)
+        weights = state["model"]
+        found = (state.get("src_vocab_size"), state.get("tgt_vocab_size"))
         if index == 0:
-            alias = tensor_aliases(weights)
+            alias, sizes = tensor_aliases(weights), found
         elif weights.keys() != alias.keys():
             raise CheckpointError(f"{path} holds different parameters than {paths[0]}")
+        elif found != sizes:
+            raise CheckpointError(
+                f"{path} is for vocabularies of {found[0]} and {found[1]} pieces, {paths[0]} for "
+                f"{sizes[0]} and {sizes[1]}: checkpoints of different models"
+            )
+        # a training state counts its steps in "progress", model.pt in "step"
+        steps.append(state.get("progress", {}).get("step", state.get("step")))
         for name, tensor in weights.items():
             if alias[name] != name:
                 continue
@@ -248,5 +283,48 @@ def average_checkpoints(paths: list[str | Path]) -> dict[str, torch.Tensor]:
                 total[name] += tensor.double()
             else:
                 total[name], dtypes[name] = tensor.double().clone(), tensor.dtype
-    averaged = {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
-    return {name: averaged[first] for name, first in alias.items()}
+    mean = {name: (tensor / len(paths)).to(dtypes[name]) for name, tensor in total.items()}
+    return {
+        "model": {name: mean[first] for name, first in alias.items()},
+        "src_vocab_size": sizes[0],
+        "tgt_vocab_size": sizes[1],
+        "step": max((step for step in steps if step is not None), default=None),
+        "averaged_steps": steps,
+    }
+
+
+def select_checkpoints(
+    directory: str | Path, last: int | None = None, best: int | None = None
+) -> list[Path]:
+    """The ``last`` newest or the ``best`` best-scoring (on validation) step checkpoints of
+    ``directory``, oldest first; fewer than asked for is a warning, none an error."""
+    if (last is None) == (best is None):
+        raise ValueError("give one of last and best")
+    count = last if last is not None else best
+    if count < 1:
+        raise CheckpointError(
+            f"the number of checkpoints to average must be at least 1, not {count}"
+        )
+    found = list_step_checkpoints(directory)
+    if not found:
+        raise CheckpointError(f"{directory}: no step_N.pt checkpoints to average")
+    if last is not None:
+        chosen = found[-count:]
+    else:
+        scored = []
+        for step, path in found:
+            score = load_checkpoint(path).get("metrics", {}).get("score")
+            if score is None:
+                raise CheckpointError(
+                    f"{path} records no validation score: choose the last checkpoints instead "
+                    "of the best"
+                )
+            scored.append((score, step, path))
+        chosen = [(step, path) for _, step, path in sorted(scored, reverse=True)[:count]]
+    if len(chosen) < count:
+        warnings.warn(
+            f"{directory} holds {len(chosen)} step checkpoints, fewer than the {count} asked for; "
+            "averaging those (training.keep_last and keep_best say how many training keeps)",
+            stacklevel=2,
+        )
+    return [path for _, path in sorted(chosen)]

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from nmt.config import Config, load_config
+from nmt.checkpoint import CheckpointError, load_checkpoint
+from nmt.config import Config
 from nmt.constants import (
     CARD_FILE,
     CONFIG_FILE,
@@ -27,10 +28,10 @@ from nmt.constants import (
     SCORES_DIR,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
-    TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
 from nmt.errors import NMTError
+from nmt.model_dir import ModelDir
 
 TRANSLATION_FILES = [CONFIG_FILE, JOINT_SPM_FILE, SRC_SPM_FILE, TGT_SPM_FILE, WEIGHTS_FILE]
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -97,6 +98,8 @@ class HubApi(Protocol):
 
     def create_repo(self, repo_id: str, **options: Any) -> Any: ...
 
+    def create_branch(self, repo_id: str, **options: Any) -> Any: ...
+
     def upload_folder(self, **options: Any) -> Any: ...
 
 
@@ -118,45 +121,90 @@ def push(
     scores_dir: str | Path | None = None,
     private: bool = False,
     license: str = "cc-by-4.0",
+    revision: str | None = None,
+    token: str | None = None,
     api: HubApi | None = None,
-) -> str:
-    """Upload ``model_dir`` to ``repo_id`` with a generated card; returns the card's text.
+) -> list[str]:
+    """Upload ``model_dir`` to ``repo_id`` with a generated card; returns the uploaded files.
 
     ``weights``: the file uploaded as ``model.pt`` (default: the directory's ``model.pt``; e.g.
     ``averaged.pt``). ``scores_dir``: ``nmt evaluate --json`` files, one per test set, found
     recursively (``scores/flores/dev.json`` is the set ``flores/dev``); default ``scores/`` in
-    the model directory or beside it.
+    the model directory or beside it; they are uploaded as ``scores/``. ``revision``: the branch
+    to commit to (created from main if absent; default main). ``token``: a Hub access token
+    (default: ``HF_TOKEN`` or the one ``hf auth login`` saved).
     """
-    model_dir = Path(model_dir)
+    directory = ModelDir(model_dir)
     if not _REPO_ID.match(repo_id):
         raise HubError(f"{repo_id}: not a Hub repo id (org/name)")
-    config = load_config(model_dir / CONFIG_FILE)
-    weights_path = Path(weights) if weights is not None else model_dir / WEIGHTS_FILE
+    config = directory.load_config()
+    weights_path = Path(weights) if weights is not None else directory.weights
     if not weights_path.is_file():
         raise HubError(f"{weights_path}: weights file not found")
-    facts = CardFacts(
-        scores=read_scores(_scores_dir(model_dir, scores_dir)),
-        license=license,
-        **_training_facts(model_dir),
-    )
-    card = model_card(config, repo_id, facts)
-    with tempfile.TemporaryDirectory(prefix="nmt-push-") as staging:
-        for name in TRANSLATION_FILES[:-1]:
-            if (model_dir / name).is_file():
-                shutil.copy2(model_dir / name, Path(staging) / name)
-        shutil.copy2(weights_path, Path(staging) / WEIGHTS_FILE)
-        (Path(staging) / CARD_FILE).write_text(card, encoding="utf-8")
-        if api is None:
-            from huggingface_hub import HfApi
-
-            api = HfApi()
-        api.create_repo(repo_id, private=private, exist_ok=True)
-        api.upload_folder(
-            repo_id=repo_id,
-            folder_path=staging,
-            commit_message=f"nmt push: {model_dir.name} ({weights_path.name})",
+    if not directory.has_tokenizer():
+        raise HubError(f"{directory.path}: holds no SentencePiece model to upload")
+    scores = _scores_dir(directory.path, scores_dir)
+    facts = CardFacts(scores=read_scores(scores), license=license, **_training_facts(directory))
+    with tempfile.TemporaryDirectory(prefix="nmt-push-") as folder:
+        staging = Path(folder)
+        for path in [directory.config_file, *directory.tokenizer_files]:
+            shutil.copy2(path, staging / path.name)
+        shutil.copy2(weights_path, staging / WEIGHTS_FILE)
+        if scores is not None:
+            shutil.copytree(scores, staging / SCORES_DIR, ignore=_not_json)
+        (staging / CARD_FILE).write_text(model_card(config, repo_id, facts), encoding="utf-8")
+        uploaded = sorted(
+            path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file()
         )
-    return card
+        _upload(
+            api,
+            token,
+            repo_id,
+            staging,
+            private=private,
+            revision=revision,
+            message=f"nmt push: {directory.path.name} ({weights_path.name})",
+        )
+    return uploaded
+
+
+def _not_json(directory: str, names: list[str]) -> list[str]:
+    """``shutil.copytree``'s ignore: of the scores, only the ``nmt evaluate --json`` files."""
+    return [n for n in names if not n.endswith(".json") and not Path(directory, n).is_dir()]
+
+
+def _upload(
+    api: HubApi | None,
+    token: str | None,
+    repo_id: str,
+    folder: Path,
+    private: bool,
+    revision: str | None,
+    message: str,
+) -> None:
+    """Create the repo (and branch) if absent and commit ``folder``; a refusal by the Hub (no
+    or a wrong token, no right to the organisation) is a HubError in one line."""
+    from huggingface_hub.errors import HfHubHTTPError
+
+    from nmt import __version__
+
+    if api is None:
+        from huggingface_hub import HfApi
+
+        api = HfApi(token=token, library_name="nmt", library_version=__version__)
+    try:
+        api.create_repo(repo_id, private=private, exist_ok=True)
+        if revision is not None:
+            api.create_branch(repo_id, branch=revision, exist_ok=True)
+        api.upload_folder(
+            repo_id=repo_id, folder_path=str(folder), commit_message=message, revision=revision
+        )
+    except HfHubHTTPError as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise HubError(
+            f"{repo_id}: the Hub refused the upload: {first} (is a token with write access "
+            "given with --token, HF_TOKEN or `hf auth login`?)"
+        ) from None
 
 
 def _scores_dir(model_dir: Path, given: str | Path | None) -> Path | None:
@@ -186,21 +234,31 @@ def read_scores(directory: Path | None) -> dict[str, list[dict[str, Any]]]:
     return scores
 
 
-def _training_facts(model_dir: Path) -> dict[str, Any]:
-    """Steps and hours of training, from the last records of train_log.jsonl (if any)."""
-    log = model_dir / TRAIN_LOG_FILE
-    if not log.is_file():
+def _training_facts(directory: ModelDir) -> dict[str, Any]:
+    """Steps and hours of training: the counters of the newest step checkpoint (the log does not
+    record the training clock); without a readable one, the last validation's step in
+    train_log.jsonl."""
+    found = directory.step_checkpoints()
+    if found:
+        try:
+            progress = load_checkpoint(found[-1][1]).get("progress", {})
+        except CheckpointError:
+            progress = {}
+        if "step" in progress:
+            seconds = progress.get("train_seconds")
+            hours = None if seconds is None else seconds / 3600
+            return {"steps": progress["step"], "train_hours": hours}
+    if not directory.train_log.is_file():
         return {}
-    steps, seconds = None, None
-    for line in log.read_text(encoding="utf-8").splitlines():
+    steps = None
+    for line in directory.train_log.read_text(encoding="utf-8").splitlines():
         try:
             record = json.loads(line)
         except json.JSONDecodeError:
             continue  # a killed run's partial last line
         if record.get("event") == "valid":
             steps = record.get("step", steps)
-        seconds = record.get("train_seconds", seconds)
-    return {"steps": steps, "train_hours": None if seconds is None else seconds / 3600}
+    return {"steps": steps}
 
 
 def model_card(config: Config, repo_id: str, facts: CardFacts) -> str:

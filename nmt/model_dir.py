@@ -5,7 +5,7 @@
     config.yaml         the resolved configuration
     spm.model           the SentencePiece model (spm.src.model + spm.tgt.model when not joint)
     model.pt            the best validation's weights (what translation loads)
-    averaged.pt         the mean of several checkpoints' weights (the recipe's stage 3), if made
+    averaged.pt         the mean of several checkpoints' weights (`nmt average`), if made
     checkpoints/        step_N.pt: full training states, for --resume
     train_log.jsonl     one JSON object per log line and per validation
     scores/             `nmt evaluate --json` files per test set (the model card's metrics)
@@ -20,16 +20,26 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import torch
 
-from nmt.checkpoint import load_checkpoint
+from nmt.checkpoint import (
+    average_checkpoints,
+    list_step_checkpoints,
+    load_checkpoint,
+    save_checkpoint,
+    select_checkpoints,
+)
 from nmt.config import Config, load_config
 from nmt.constants import (
+    AVERAGED_FILE,
+    CHECKPOINT_DIR,
     CONFIG_FILE,
     JOINT_SPM_FILE,
     SRC_SPM_FILE,
     TGT_SPM_FILE,
+    TRAIN_LOG_FILE,
     WEIGHTS_FILE,
 )
 from nmt.errors import NMTError
@@ -49,6 +59,9 @@ class ModelDir:
         self.path = Path(path)
         self.config_file = self.path / CONFIG_FILE
         self.weights = self.path / WEIGHTS_FILE
+        self.averaged = self.path / AVERAGED_FILE
+        self.checkpoint_dir = self.path / CHECKPOINT_DIR
+        self.train_log = self.path / TRAIN_LOG_FILE
 
     def __repr__(self) -> str:
         return f"ModelDir({str(self.path)!r})"
@@ -96,6 +109,27 @@ class ModelDir:
                 "fine-tuning must keep the vocabulary the weights were trained with: use an "
                 "empty training.model_dir"
             )
+
+    def step_checkpoints(self) -> list[tuple[int, Path]]:
+        """(step, path) of every step checkpoint, oldest first."""
+        return list_step_checkpoints(self.checkpoint_dir)
+
+    def average(
+        self,
+        last: int | None = None,
+        best: int | None = None,
+        output: str | Path | None = None,
+    ) -> tuple[Path, dict[str, Any]]:
+        """Average the ``last`` newest or the ``best`` best-scoring step checkpoints into
+        ``output`` (default ``averaged.pt``), written atomically in ``model.pt``'s layout, so
+        that ``load_model(weights=...)`` and ``nmt translate --checkpoint`` take it. Returns the
+        file and what it holds."""
+        self.check_exists()
+        paths = select_checkpoints(self.checkpoint_dir, last=last, best=best)
+        averaged = average_checkpoints(paths)
+        path = Path(output) if output is not None else self.averaged
+        save_checkpoint(averaged, path)
+        return path, averaged
 
     def load_model(
         self,

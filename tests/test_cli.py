@@ -21,6 +21,17 @@ def test_every_command_is_registered_once_in_the_documented_order(
     with pytest.raises(SystemExit):
         main(["--help"])
     listing = capsys.readouterr().out
-    names = ["evaluate", "spm-train", "prepare-data", "train", "translate"]
+    names = [
+        "evaluate",
+        "spm-train",
+        "prepare-data",
+        "train",
+        "translate",
+        "score",
+        "shortlist",
+        "average",
+        "push",
+        "plot",
+    ]
     positions = [listing.index(f"    {name}") for name in names]
     assert positions == sorted(positions)

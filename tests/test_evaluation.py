@@ -16,6 +16,7 @@ import pytest
 
 from nmt import evaluation
 from nmt.cli import main
+from nmt.config import config_from_dict, save_config
 from nmt.evaluation import EvaluationError
 from nmt.textio import TextError
 
@@ -291,26 +292,70 @@ def test_model_path_translates_the_source_then_scores_it(
 
     class EchoTranslator:
         @classmethod
-        def from_pretrained(cls, model_dir: str, device: str, precision: str) -> EchoTranslator:
-            calls.append(("load", model_dir, device, precision))
+        def from_pretrained(cls, model_dir: str, **options: object) -> EchoTranslator:
+            calls.append(("load", model_dir, options))
             return cls()
 
-        def translate(self, lines: list[str], beam_size: int, batch_size: int) -> list[str]:
-            calls.append(("translate", lines, beam_size, batch_size))
+        def translate(self, lines: list[str], **options: object) -> list[str]:
+            calls.append(("translate", lines, options))
             return ["el gato duerme en casa", "hola a todos mis amigos"]
 
     monkeypatch.setitem(sys.modules, "nmt.translator", SimpleNamespace(Translator=EchoTranslator))
+    model = str(tmp_path / "model")  # its config.yaml checks the search flags before loading
+    (tmp_path / "model").mkdir()
+    save_config(config_from_dict({}, source="test"), tmp_path / "model" / "config.yaml")
     src = _write(tmp_path / "src.en", ["the cat sleeps", "hello"])
     ref = _write(tmp_path / "ref.es", ["el gato duerme en casa", "hola a todos mis amigos"])
-    argv = ["evaluate", "-m", "model-dir", "--src", str(src), "--ref", str(ref), "--metrics",
+    argv = ["evaluate", "-m", model, "--src", str(src), "--ref", str(ref), "--metrics",
             "bleu", "--beam-size", "3", "--batch-size", "16", "--json"]  # fmt: skip
     assert main(argv) == 0
+    load = {"checkpoint": None, "device": "cpu", "threads": None, "precision": "fp32"}
     assert calls == [
-        ("load", "model-dir", "cpu", "fp32"),
-        ("translate", ["the cat sleeps", "hello"], 3, 16),
+        ("load", model, load),
+        ("translate", ["the cat sleeps", "hello"], {"beam_size": 3, "batch_size": 16}),
     ]
     (record,) = json.loads(capsys.readouterr().out)
     assert round(record["score"], 6) == 100.0
+    # without search flags the model's own decoding settings rule: none is passed
+    calls.clear()
+    argv = [*argv[:7], "--checkpoint", "averaged.pt", "--threads", "2", "--json"]
+    assert main(argv) == 0
+    load = {**load, "checkpoint": "averaged.pt", "threads": 2}
+    assert calls == [("load", model, load), ("translate", ["the cat sleeps", "hello"], {})]
+    # a bad search setting is named by its flag, before any model loads
+    calls.clear()
+    assert main([*argv[:7], "--beam-size", "0"]) == 2
+    assert "--beam-size" in capsys.readouterr().err and calls == []
+
+
+def test_evaluate_takes_either_hyp_or_a_model(tmp_path: Path, capsys) -> None:
+    hyp = _write(tmp_path / "hyp.es", ["hola"])
+    both = ["evaluate", "--hyp", str(hyp), "-m", str(tmp_path), "--ref", str(hyp)]
+    for argv in (both, ["evaluate", "--ref", str(hyp)]):
+        assert main(argv) == 2
+        assert "give either --hyp FILE" in capsys.readouterr().err
+    assert main(["evaluate", "--hyp", str(hyp), "--ref", str(hyp), "--beam-size", "4"]) == 2
+    assert "search flags (such as --beam-size) are for -m" in capsys.readouterr().err
+
+
+def test_model_is_evaluated_with_its_own_decoding_settings(
+    tiny_model_dir: Path, tmp_path: Path, capsys
+) -> None:
+    from nmt.translator import Translator
+
+    sources = ["The cat sleeps.", "Where is the station?", "I like green tea very much."]
+    src = _write(tmp_path / "src.en", sources)
+    ref = _write(tmp_path / "ref.es", ["El gato duerme.", "¿Dónde está la estación?", "Me gusta."])
+    argv = ["evaluate", "-m", str(tiny_model_dir), "--src", str(src), "--ref", str(ref)]
+    argv += ["--checkpoint", str(tiny_model_dir / "model.pt"), "--threads", "1", "--json"]
+    assert main(argv) == 0
+    scores = {s["name"]: s["score"] for s in json.loads(capsys.readouterr().out)}
+    translator = Translator.from_pretrained(tiny_model_dir)  # the config's beam 3
+    hypotheses = translator.translate(sources)
+    expected = evaluation.compute_scores(
+        hypotheses, [evaluation.read_text_file(ref)], ["bleu", "chrf", "ter"]
+    )
+    assert scores == {s.name: s.score for s in expected}
 
 
 # ---- reading files -------------------------------------------------------------------------------

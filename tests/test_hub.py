@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 from huggingface_hub import ModelCard
 
+from nmt.checkpoint import save_checkpoint
+from nmt.cli import main
 from nmt.hub import HubError, push, resolve_model_dir
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -85,19 +87,28 @@ def test_neither_a_directory_nor_a_repo_id_is_an_error(tmp_path: Path) -> None:
 
 
 class RecordingHub:
-    """Stands in for HfApi: records the calls and what the uploaded folder held."""
+    """Stands in for HfApi: records how it was made, the calls, and what the uploaded folder
+    held (path in the repo -> bytes)."""
 
-    def __init__(self) -> None:
+    def __init__(self, **options: Any) -> None:
+        self.options = options
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.files: dict[str, bytes] = {}
 
     def create_repo(self, repo_id: str, **options: Any) -> None:
         self.calls.append(("create_repo", {"repo_id": repo_id, **options}))
 
+    def create_branch(self, repo_id: str, **options: Any) -> None:
+        self.calls.append(("create_branch", {"repo_id": repo_id, **options}))
+
     def upload_folder(self, **options: Any) -> None:
         self.calls.append(("upload_folder", options))
         folder = Path(options["folder_path"])
-        self.files = {path.name: path.read_bytes() for path in folder.iterdir()}
+        self.files = {
+            path.relative_to(folder).as_posix(): path.read_bytes()
+            for path in folder.rglob("*")
+            if path.is_file()
+        }
 
 
 def scores(tmp_path: Path) -> Path:
@@ -121,6 +132,7 @@ def test_push_uploads_translation_files_and_a_card_with_the_scores(
     shutil.copytree(tiny_model_dir, model_dir)
     (model_dir / "checkpoints").mkdir()
     (model_dir / "checkpoints" / "step_00000010.pt").write_bytes(b"training state")
+    (model_dir / "train_log.jsonl").write_text('{"event": "valid", "step": 10}\n{"ev')
     averaged = model_dir / "averaged.pt"
     averaged.write_bytes(b"averaged weights")
     hub = RecordingHub()
@@ -129,7 +141,14 @@ def test_push_uploads_translation_files_and_a_card_with_the_scores(
     assert [name for name, _ in hub.calls] == ["create_repo", "upload_folder"]
     assert hub.calls[0][1] == {"repo_id": "org/tiny-en-es", "private": False, "exist_ok": True}
     assert hub.calls[1][1]["repo_id"] == "org/tiny-en-es"
-    assert sorted(hub.files) == ["README.md", "config.yaml", "model.pt", "spm.model"]
+    assert sorted(hub.files) == [
+        "README.md",
+        "config.yaml",
+        "model.pt",
+        "scores/flores/dev.json",
+        "scores/tatoeba.json",
+        "spm.model",
+    ]
     assert hub.files["model.pt"] == b"averaged weights"  # the chosen weights, as model.pt
 
     card = ModelCard(hub.files["README.md"].decode())
@@ -146,6 +165,7 @@ def test_push_uploads_translation_files_and_a_card_with_the_scores(
         ("tatoeba", "bleu"): (16.44, "nrefs:1|bs:1000|13a"),
     }
     assert 'Translator.from_pretrained("org/tiny-en-es")' in card.text
+    assert "10 steps" in card.text  # an unreadable checkpoint: the log's last validation
 
 
 def test_push_refuses_a_bad_repo_id_and_missing_weights(tmp_path: Path, tiny_model_dir: Path):
@@ -153,3 +173,104 @@ def test_push_refuses_a_bad_repo_id_and_missing_weights(tmp_path: Path, tiny_mod
         push(tiny_model_dir, "no-slash", api=RecordingHub())
     with pytest.raises(HubError, match="weights file not found"):
         push(tiny_model_dir, "org/x", weights=tmp_path / "absent.pt", api=RecordingHub())
+
+
+def card_metrics(card: ModelCard) -> dict[tuple[str, str], tuple[float, str]]:
+    return {
+        (r.dataset_name, r.metric_type): (r.metric_value, r.metric_config)
+        for r in card.data.eval_results
+    }
+
+
+@pytest.fixture
+def recording_hub(monkeypatch: pytest.MonkeyPatch) -> list[RecordingHub]:
+    """huggingface_hub.HfApi replaced by RecordingHub; the list holds each one made."""
+    import huggingface_hub
+
+    made: list[RecordingHub] = []
+
+    def make(**options: Any) -> RecordingHub:
+        made.append(RecordingHub(**options))
+        return made[-1]
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", make)
+    return made
+
+
+def test_nmt_push_uploads_the_chosen_weights_and_a_card_with_the_directory_scores(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    recording_hub: list[RecordingHub],
+    capsys: pytest.CaptureFixture,
+) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model_dir)
+    shutil.copytree(scores(tmp_path), model_dir / "scores")
+    state = {"model": {}, "progress": {"step": 1200, "train_seconds": 5400.0}}
+    save_checkpoint(state, model_dir / "checkpoints" / "step_00001200.pt")
+    (model_dir / "averaged.pt").write_bytes(b"averaged weights")
+    (model_dir / "train_log.jsonl").write_text('{"event": "valid", "step": 1000}\n')
+    argv = ["push", str(model_dir), "org/tiny-en-es", "--token", "hf_secret", "--private"]
+
+    assert main([*argv, "--revision", "v1"]) == 0
+    (hub,) = recording_hub
+    assert hub.options["token"] == "hf_secret" and hub.options["library_name"] == "nmt"
+    assert [name for name, _ in hub.calls] == ["create_repo", "create_branch", "upload_folder"]
+    assert hub.calls[0][1] == {"repo_id": "org/tiny-en-es", "private": True, "exist_ok": True}
+    assert hub.calls[1][1] == {"repo_id": "org/tiny-en-es", "branch": "v1", "exist_ok": True}
+    assert hub.calls[2][1]["revision"] == "v1"
+    assert sorted(hub.files) == [
+        "README.md",
+        "config.yaml",
+        "model.pt",
+        "scores/flores/dev.json",
+        "scores/tatoeba.json",
+        "spm.model",
+    ]  # no checkpoints, no training log, no averaged.pt under its own name
+    assert hub.files["model.pt"] == (model_dir / "model.pt").read_bytes()
+    assert "uploaded README.md, config.yaml, model.pt" in capsys.readouterr().out
+
+    card = ModelCard(hub.files["README.md"].decode())
+    assert card.data.to_dict()["library_name"] == "nmt"
+    expected = {
+        (path.relative_to(model_dir / "scores").with_suffix("").as_posix(), record["name"]): (
+            round(record["score"], 2),
+            record["signature"],
+        )
+        for path in (model_dir / "scores").rglob("*.json")
+        for record in json.loads(path.read_text())
+    }
+    assert card_metrics(card) == expected and len(expected) == 3
+    assert "1,200 steps; 1.5 hours of training" in card.text  # the newest checkpoint's clock
+
+    assert main(["push", str(model_dir), "org/tiny-en-es", "--weights", "averaged"]) == 0
+    assert recording_hub[1].files["model.pt"] == b"averaged weights"
+    assert [name for name, _ in recording_hub[1].calls] == ["create_repo", "upload_folder"]
+    assert recording_hub[1].calls[1][1]["revision"] is None  # main
+
+
+def test_nmt_push_without_averaged_weights_or_a_token_is_a_one_line_error(
+    tmp_path: Path,
+    tiny_model_dir: Path,
+    recording_hub: list[RecordingHub],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture,
+) -> None:
+    import httpx2
+    from huggingface_hub.errors import HfHubHTTPError
+
+    assert main(["push", str(tiny_model_dir), "org/x", "--weights", "averaged"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"nmt push: error: {tiny_model_dir / 'averaged.pt'}: not found")
+    assert "nmt average" in error and not recording_hub
+
+    def refuse(self: RecordingHub, repo_id: str, **options: Any) -> None:
+        url = "https://huggingface.co/api/repos/create"
+        response = httpx2.Response(401, request=httpx2.Request("POST", url))
+        raise HfHubHTTPError(f"401 Client Error: Unauthorized for url: {url}", response=response)
+
+    monkeypatch.setattr(RecordingHub, "create_repo", refuse)
+    assert main(["push", str(tiny_model_dir), "org/x"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("nmt push: error: org/x: the Hub refused the upload: 401 Client Error")
+    assert error.count("\n") == 1

@@ -1,5 +1,5 @@
 """recipes/en_es: run.sh end to end with the tiny config on a slice of the shared data, the first
-steps of the CPU and GPU configs, and the recipe's tools (averaging, plots, results table)."""
+steps of the CPU and GPU configs, and the recipe's tools (length-penalty tuning, results table)."""
 
 from __future__ import annotations
 
@@ -14,12 +14,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-import torch
 import yaml
 
-from nmt.checkpoint import list_step_checkpoints, load_checkpoint, save_checkpoint
-from nmt.config import ModelConfig
-from nmt.model import build_model
+from nmt.checkpoint import list_step_checkpoints, load_checkpoint
 from nmt.translator import Translator
 from tests.conftest import DATA_DIR
 
@@ -392,93 +389,6 @@ def test_config_trains_its_first_steps_on_the_cpu(
 # ---- tools ------------------------------------------------------------------------------------
 
 
-def test_average_checkpoints_gives_the_element_wise_mean(tmp_path: Path) -> None:
-    tool = load_tool("average_checkpoints")
-    directory = tmp_path / "checkpoints"
-    for step, (w, b, score) in {
-        100: ([1.0, 2.0], [3.0], 10.0),
-        200: ([3.0, 4.0], [5.0], 30.0),
-        300: ([8.0, 9.0], [1.0], 20.0),
-    }.items():
-        save_checkpoint(
-            {
-                "model": {"w": torch.tensor(w), "b": torch.tensor(b)},
-                "src_vocab_size": 10,
-                "tgt_vocab_size": 12,
-                "progress": {"step": step},
-                "metrics": {"score": score},
-            },
-            directory / f"step_{step:08d}.pt",
-        )
-    output = tmp_path / "averaged.pt"
-    inputs = [str(directory / "step_00000100.pt"), str(directory / "step_00000200.pt")]
-    assert tool.main(["--inputs", *inputs, "--output", str(output)]) == 0
-    averaged = load_checkpoint(output)
-    torch.testing.assert_close(averaged["model"]["w"], torch.tensor([2.0, 3.0]))
-    torch.testing.assert_close(averaged["model"]["b"], torch.tensor([4.0]))
-    assert (averaged["src_vocab_size"], averaged["tgt_vocab_size"]) == (10, 12)
-    assert averaged["averaged_steps"] == [100, 200]
-
-    assert tool.main(["--dir", str(directory), "--last", "2", "--output", str(output)]) == 0
-    assert load_checkpoint(output)["averaged_steps"] == [200, 300]
-    torch.testing.assert_close(load_checkpoint(output)["model"]["w"], torch.tensor([5.5, 6.5]))
-    assert tool.main(["--dir", str(directory), "--best", "2", "--output", str(output)]) == 0
-    assert load_checkpoint(output)["averaged_steps"] == [200, 300]
-    assert tool.main(["--dir", str(directory), "--best", "1", "--output", str(output)]) == 0
-    assert load_checkpoint(output)["averaged_steps"] == [200]
-
-
-def test_average_checkpoints_keeps_shared_embeddings_one_matrix(tmp_path: Path) -> None:
-    """Source, target and output embeddings as one matrix stay one matrix, counted once."""
-    tool, results_table = load_tool("average_checkpoints"), load_tool("results_table")
-    config = ModelConfig(
-        emb_size=16, encoder_hidden=8, decoder_hidden=16, share_embeddings=True, tie_embeddings=True
-    )
-    models = []
-    for step in (100, 200):
-        torch.manual_seed(step)
-        model = build_model(config, 20, 20)
-        models.append(model)
-        state = {"model": model.state_dict(), "src_vocab_size": 20, "tgt_vocab_size": 20}
-        save_checkpoint({**state, "progress": {"step": step}}, tmp_path / f"step_{step:08d}.pt")
-    output = tmp_path / "averaged.pt"
-    assert tool.main(["--dir", str(tmp_path), "--last", "2", "--output", str(output)]) == 0
-
-    weights = load_checkpoint(output)["model"]
-    tied = ("encoder.embed.weight", "decoder.embed.weight", "output_layer.weight")
-    assert len({weights[name].data_ptr() for name in tied}) == 1
-    mean = (models[0].encoder.embed.weight + models[1].encoder.embed.weight) / 2
-    torch.testing.assert_close(weights["output_layer.weight"], mean.detach())
-    unique = sum(p.numel() for p in models[0].parameters())  # parameters() yields a tied one once
-    assert unique < sum(t.numel() for t in weights.values())
-    assert results_table.weights_summary(output)["parameters"] == unique
-    averaged_model = build_model(config, 20, 20)
-    averaged_model.load_state_dict(weights)  # strict: every name is still there
-    torch.testing.assert_close(averaged_model.decoder.embed.weight, mean.detach())
-
-
-def test_average_checkpoints_refuses_different_vocabularies(tmp_path: Path) -> None:
-    tool = load_tool("average_checkpoints")
-    for name, vocab in (("a.pt", 10), ("b.pt", 11)):
-        state = {"model": {"w": torch.zeros(2)}, "src_vocab_size": vocab, "tgt_vocab_size": vocab}
-        save_checkpoint(state, tmp_path / name)
-    inputs = [str(tmp_path / "a.pt"), str(tmp_path / "b.pt")]
-    assert tool.main(["--inputs", *inputs, "--output", str(tmp_path / "out.pt")]) == 2
-    assert not (tmp_path / "out.pt").exists()
-
-
-@pytest.mark.skipif(not has_matplotlib(), reason="matplotlib is not installed")
-def test_plot_attention_writes_a_png_searched_and_forced(tiny_model_dir: Path, tmp_path) -> None:
-    tool = load_tool("plot_attention")
-    searched, forced = tmp_path / "searched.png", tmp_path / "forced.png"
-    source = "The cat sleeps on the sofa."
-    assert tool.main(["-m", str(tiny_model_dir), "--src", source, "-o", str(searched)]) == 0
-    target = ["--tgt", "El gato duerme en el sofá."]
-    assert tool.main(["-m", str(tiny_model_dir), "--src", source, *target, "-o", str(forced)]) == 0
-    for path in (searched, forced):
-        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
 def test_tune_length_penalty_grids_alphas_betas_and_minimums_and_marks_the_best(
     tiny_model_dir: Path, tmp_path: Path
 ) -> None:
@@ -518,18 +428,6 @@ def test_tune_length_penalty_grids_alphas_betas_and_minimums_and_marks_the_best(
     )  # the minimum changed the output
     bleu, chrf = compute_scores(hypotheses, [references], metrics=("bleu", "chrf"))
     assert (row["bleu"], row["chrf"]) == (round(bleu.score, 2), round(chrf.score, 2))
-
-
-def test_forced_attention_has_a_row_per_target_piece_summing_to_one(tiny_model_dir: Path) -> None:
-    from nmt.translator import Translator
-
-    tool = load_tool("plot_attention")
-    translator = Translator.from_pretrained(tiny_model_dir)
-    alignment = tool.forced(translator, "The cat sleeps.", "El gato duerme.")
-    assert alignment.tgt_pieces == translator.tokenizer.tgt_pieces(["El gato duerme."])[0]
-    assert alignment.weights.shape == (len(alignment.tgt_pieces), len(alignment.src_pieces))
-    torch.testing.assert_close(alignment.weights.sum(1), torch.ones(len(alignment.tgt_pieces)))
-    assert alignment.score < 0
 
 
 def test_results_table_replaces_only_the_text_between_the_markers(tmp_path: Path) -> None:

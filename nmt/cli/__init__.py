@@ -1,7 +1,7 @@
 """`nmt <command>`: thin wrappers over the library, one module per command group (evaluate,
-corpus, train, translate, score, shortlist, serve). Each command is an ``_add_<name>`` function
-that declares its arguments and a ``_run_<name>`` function that calls into the package; nothing
-in ``nmt`` imports this package."""
+corpus, train, translate, score, shortlist, models, plot, serve). Each command is an
+``_add_<name>`` function that declares its arguments and a ``_run_<name>`` function that calls
+into the package; nothing in ``nmt`` imports this package."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Callable
 
 from nmt import __version__
-from nmt.cli import corpus, evaluate, score, serve, shortlist, train, translate
+from nmt.cli import corpus, evaluate, models, plot, score, serve, shortlist, train, translate
 from nmt.cli.common import Command, drop_stdout
 from nmt.errors import NMTError
 
@@ -22,6 +22,8 @@ _COMMANDS: list[Command] = [
     *translate.COMMANDS,
     *score.COMMANDS,
     *shortlist.COMMANDS,
+    *models.COMMANDS,
+    *plot.COMMANDS,
     *serve.COMMANDS,
 ]
 

@@ -6,17 +6,16 @@ from __future__ import annotations
 import argparse
 
 from nmt.cli.common import Command
-from nmt.config import TRANSLATION_PRECISIONS
+from nmt.cli.decoding_flags import add_decoding_flags, checked_settings, decoding_overrides
+from nmt.cli.model_args import add_model_arguments, load_arguments
 from nmt.errors import NMTError
 
 COMMANDS: list[Command] = []
 
 
 def _add_evaluate(parser: argparse.ArgumentParser) -> None:
-    what = parser.add_mutually_exclusive_group(required=True)
-    what.add_argument("--hyp", metavar="FILE", help="system output to score, one segment a line")
-    what.add_argument(
-        "-m", "--model", metavar="MODEL_DIR", help="translate --src with this model, then score it"
+    parser.add_argument(
+        "--hyp", metavar="FILE", help="system output to score, one segment a line (or -m)"
     )
     parser.add_argument(
         "--ref",
@@ -49,28 +48,31 @@ def _add_evaluate(parser: argparse.ArgumentParser) -> None:
     )
     paired.add_argument(
         "--seed",
+        dest="bootstrap_seed",  # not decoding.seed, which sampling uses
         type=int,
+        metavar="N",
         default=12345,
         help="seed of the paired test (default: sacrebleu's, %(default)s)",
     )
-    model = parser.add_argument_group("translating first (with -m)")
+    model = parser.add_argument_group("translating first (-m instead of --hyp): the model")
+    add_model_arguments(model, required=False)
     model.add_argument("--src", metavar="FILE", help="source text to translate")
-    model.add_argument("--beam-size", type=int, default=5, help="beam width (default: 5)")
-    model.add_argument(
-        "--batch-size", type=int, help="sentences a batch (default: the translator's)"
+    model.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's)")
+    search = parser.add_argument_group(
+        "search (with -m; defaults: the decoding section of config.yaml)"
     )
-    model.add_argument("--device", default="cpu", help="torch device (default: cpu)")
-    model.add_argument(
-        "--precision",
-        choices=TRANSLATION_PRECISIONS,
-        default="fp32",
-        help="int8: quantized weights, CPU only, 2-3x faster (default: fp32)",
-    )
+    # n_best: one translation a line is scored; seed: the significance test's --seed above
+    add_decoding_flags(search, skip=("n_best", "seed"))
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from nmt import evaluation
 
+    if (args.hyp is None) == (args.model is None):
+        raise NMTError(
+            "give either --hyp FILE (translations to score) or -m MODEL_DIR with --src FILE "
+            "(a model to translate with first)"
+        )
     if args.model is None and args.src is not None:
         raise NMTError("--src is only used with -m/--model; --hyp is already a translation")
     if args.model is not None and args.src is None:
@@ -91,6 +93,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         sources = evaluation.read_text_file(args.src)
         evaluation.check_aligned(sources, references, args.src, args.ref)
         hypotheses = _translate_for_evaluation(args, sources)
+    elif decoding_overrides(args):
+        raise NMTError("search flags (such as --beam-size) are for -m; --hyp is already translated")
     else:
         hypotheses = evaluation.read_text_file(args.hyp)
         evaluation.check_aligned(hypotheses, references, args.hyp, args.ref)
@@ -100,21 +104,27 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         _print_scores(scores, args.width, args.json)
     else:
         comparisons = evaluation.paired_significance(
-            baseline, hypotheses, references, metrics, args.bootstrap_samples, args.seed
+            baseline, hypotheses, references, metrics, args.bootstrap_samples, args.bootstrap_seed
         )
         _print_comparisons(comparisons, args.width, args.json)
     return 0
 
 
 def _translate_for_evaluation(args: argparse.Namespace, sources: list[str]) -> list[str]:
-    """Imported here, not at the top, so that scoring a file never loads torch."""
+    """With the model's own decoding settings, but for the search flags given. Imported here,
+    not at the top, so that scoring a file never loads torch."""
+    from nmt.config import load_config
+    from nmt.constants import CONFIG_FILE
+    from nmt.hub import resolve_model_dir
     from nmt.translator import Translator
 
-    translator = Translator.from_pretrained(
-        args.model, device=args.device, precision=args.precision
+    overrides = decoding_overrides(args)
+    # checked against the (first) model's settings before any model loads; errors name the flag
+    checked_settings(
+        load_config(resolve_model_dir(args.model[0]) / CONFIG_FILE).decoding, overrides
     )
-    options = {} if args.batch_size is None else {"batch_size": args.batch_size}
-    return translator.translate(sources, beam_size=args.beam_size, **options)
+    translator = Translator.from_pretrained(**load_arguments(args))
+    return translator.translate(sources, **overrides)
 
 
 def _print_scores(scores: list, width: int, as_json: bool) -> None:

@@ -9,11 +9,13 @@ from typing import Any
 from nmt.config import TRANSLATION_PRECISIONS
 
 
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+def add_model_arguments(parser: argparse._ActionsContainer, required: bool = True) -> None:
+    """The flags above, on a parser or an argument group; ``required=False`` where ``-m`` is one
+    of two ways to use a command (``nmt evaluate --hyp`` or ``-m``)."""
     parser.add_argument(
         "-m",
         "--model",
-        required=True,
+        required=required,
         action="append",
         metavar="MODEL_DIR",
         help="model directory written by `nmt train` (config.yaml, spm*.model, model.pt), or a "

@@ -214,8 +214,7 @@ stage_train() {
 }
 
 stage_average() {
-  "$PYTHON" "$ROOT/tools/average_checkpoints.py" --dir "$MODEL/checkpoints" \
-    "--$AVERAGE" "$AVERAGE_N" --output "$CHECKPOINT"
+  "$PYTHON" -m nmt average "$MODEL" "--$AVERAGE" "$AVERAGE_N" -o "$CHECKPOINT"
 }
 
 # translation_settings: "THREADS DEVICE BEAM", each from the model's config unless given
@@ -366,8 +365,7 @@ stage_results() {
     --markdown "$EXP/results.md" --json "$EXP/results.json"
   cat "$EXP/results.md"
   if "$PYTHON" -c 'import matplotlib' 2>/dev/null; then
-    "$PYTHON" "$ROOT/tools/plot_training.py" "$MODEL/train_log.jsonl" -o "$EXP/training.png" \
-      --title "$(basename "$EXP")"
+    "$PYTHON" -m nmt plot training "$MODEL" -o "$EXP/training.png" --title "$(basename "$EXP")"
   else
     log "matplotlib is not installed (pip install -e '.[plot]'): no training.png"
   fi
