@@ -21,6 +21,7 @@ holds the best of the others.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,24 +179,35 @@ def _restricted_linear(layer: nn.Module, ids: Tensor) -> nn.Module:
     """The rows ``ids`` of an output layer, float or dynamically quantized (int8)."""
     if not isinstance(layer, quantized_dynamic.Linear):
         return _Rows(layer, ids)
-    weight, bias = layer.weight(), layer.bias()
-    rows = weight.dequantize()[ids]
+    rows, scales, zero_points, bias = _unpacked(layer)
     # quantized again with the rows' own scales: the same int8 values
-    if weight.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
-        quantized = torch.quantize_per_channel(
-            rows,
-            weight.q_per_channel_scales()[ids],
-            weight.q_per_channel_zero_points()[ids],
-            axis=0,
-            dtype=torch.qint8,
-        )
-    else:
-        quantized = torch.quantize_per_tensor(
-            rows, weight.q_scale(), weight.q_zero_point(), dtype=torch.qint8
-        )
+    quantized = torch.quantize_per_channel(
+        rows[ids], scales[ids], zero_points[ids], axis=0, dtype=torch.qint8
+    )
     restricted = quantized_dynamic.Linear(layer.in_features, len(ids), dtype=torch.qint8)
     restricted.set_weight_bias(quantized, None if bias is None else bias[ids])
     return restricted
+
+
+_UNPACKED: weakref.WeakKeyDictionary[nn.Module, tuple[Tensor, Tensor, Tensor, Tensor | None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _unpacked(layer: quantized_dynamic.Linear) -> tuple[Tensor, Tensor, Tensor, Tensor | None]:
+    """An int8 layer's weights as float rows with per-row scales and zero points, and its bias;
+    unpacked once per layer (a whole-matrix dequantization per batch cost more than the
+    shortlist saved)."""
+    if layer not in _UNPACKED:
+        weight = layer.weight()
+        if weight.qscheme() in (torch.per_channel_affine, torch.per_channel_symmetric):
+            scales = weight.q_per_channel_scales()
+            zero_points = weight.q_per_channel_zero_points()
+        else:
+            scales = torch.full((weight.size(0),), weight.q_scale(), dtype=torch.float64)
+            zero_points = torch.full((weight.size(0),), weight.q_zero_point(), dtype=torch.long)
+        _UNPACKED[layer] = (weight.dequantize(), scales, zero_points, layer.bias())
+    return _UNPACKED[layer]
 
 
 def restrict(model: nn.Module, ids: Tensor) -> nn.Module:
