@@ -123,12 +123,15 @@ class Translator:
             if threads < 1:
                 raise NMTError(f"threads must be at least 1, got {threads}")
             torch.set_num_threads(threads)
+        resolved = {d: resolve_model_dir(d, revision) for d in dict.fromkeys(dirs)}  # once each
         members = [
-            _load_member(resolve_model_dir(d, revision), c, precision, torch.device(device))
+            _load_member(resolved[d], c, precision, torch.device(device))
             for d, c in zip(dirs, checkpoints, strict=True)
         ]
         model, tokenizer, config, origin = members[0]
-        for _, other, _, other_origin in members[1:]:
+        others = {resolved[d]: member for d, member in zip(dirs, members, strict=True)}
+        others.pop(resolved[dirs[0]])  # checkpoints of the first directory share its files
+        for _, other, _, other_origin in others.values():
             if other.vocabularies() != tokenizer.vocabularies():
                 raise NMTError(
                     f"{other_origin} and {origin} have different vocabularies: an ensemble's "
@@ -137,7 +140,7 @@ class Translator:
         if len(members) > 1:
             model = Ensemble([member[0] for member in members])
         # the first model's shortlist, read now if there is one, needed once asked for
-        path = resolve_model_dir(dirs[0], revision) / SHORTLIST_FILE
+        path = resolved[dirs[0]] / SHORTLIST_FILE
         shortlist = None
         if path.is_file():
             shortlist = Shortlist.load(path, tokenizer.src_vocab_size, tokenizer.tgt_vocab_size)

@@ -10,6 +10,7 @@ import pytest
 from sacrebleu.metrics import CHRF
 
 from nmt.cli import main
+from nmt.ensemble import Ensemble
 from nmt.errors import NMTError
 from nmt.translator import Translator
 from tests.conftest import DATA_DIR
@@ -27,6 +28,7 @@ def held_out() -> list[str]:
 def test_a_model_with_itself_is_the_model(tiny_model_dir: Path, held_out: list[str]) -> None:
     alone = Translator.from_pretrained(tiny_model_dir)
     twice = Translator.from_pretrained([tiny_model_dir, tiny_model_dir])
+    assert isinstance(twice.model, Ensemble) and len(twice.model.models) == 2  # not one model
     lines = held_out[:20]
     for beam in (1, 3):
         expected = alone.translate_hypotheses(lines, **{**SETTINGS, "beam_size": beam, "n_best": 1})
