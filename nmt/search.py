@@ -169,10 +169,7 @@ class Search:
             if attention is None:
                 attention = weights.new_zeros(rows, 0, weights.size(1))
             self.rules.apply(log_probs, t, history, limit, minimum, min_steps)
-            # a row with no token of finite score left ends here, scored -inf (pick gets a
-            # harmless uniform row instead: sampling cannot draw from one without probability)
-            stuck = ~log_probs.isfinite().any(dim=1)  # (active,)
-            token = pick(log_probs.masked_fill(stuck.unsqueeze(1), 0.0)).masked_fill(stuck, EOS_ID)
+            token = pick(log_probs)
             scores = scores + log_probs.gather(1, token.unsqueeze(1)).squeeze(1)
             ended = token == EOS_ID
             if bool(ended.any()):
@@ -216,8 +213,14 @@ class Search:
         return self.scorer(log_prob, t, received, src_lengths)
 
 
+# A pick chooses each row's token from its (rows, vocab) log-probabilities. A row with no token
+# of finite score left ends: it gets EOS, scored -inf.
+
+
 def _argmax(log_probs: Tensor) -> Tensor:
-    return log_probs.argmax(dim=-1)
+    best, token = log_probs.max(dim=-1)
+    # stuck rows found from the maxima: a whole-matrix isfinite().any() cost 3x the max itself
+    return token.masked_fill(best == -math.inf, EOS_ID)
 
 
 def _sampler(
@@ -229,6 +232,9 @@ def _sampler(
     probable token always stays. Probabilities are at ``temperature``; scores stay the model's."""
 
     def pick(log_probs: Tensor) -> Tensor:
+        # a stuck row draws from a harmless uniform row instead: multinomial needs probability
+        stuck = ~log_probs.isfinite().any(dim=1)  # (rows,)
+        log_probs = log_probs.masked_fill(stuck.unsqueeze(1), 0.0)
         if settings.temperature == 1.0:
             probs = log_probs.float().exp()
         else:
@@ -245,7 +251,8 @@ def _sampler(
         else:
             keep = probs >= settings.sampling_epsilon
         keep.scatter_(1, probs.argmax(dim=1, keepdim=True), True)
-        return torch.multinomial(probs * keep, 1, generator=generator).squeeze(1)  # (rows,)
+        token = torch.multinomial(probs * keep, 1, generator=generator).squeeze(1)  # (rows,)
+        return token.masked_fill(stuck, EOS_ID)
 
     return pick
 

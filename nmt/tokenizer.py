@@ -126,7 +126,9 @@ class Tokenizer:
             if EOS_ID in ids:
                 ids = ids[: ids.index(EOS_ID)]
             cleaned.append([i for i in ids if i != PAD_ID and i != BOS_ID])
-        return self._tgt.decode(cleaned)
+        # one call per sequence: a list handed to decode() starts a thread pool, ~95 us a call
+        # even for one sequence (13 % of a greedy int8 translation of 500 lines)
+        return [self._tgt.decode(ids) for ids in cleaned]
 
     def __getstate__(self) -> dict[str, bytes | None]:
         return {"src": self._src_proto, "tgt": self._tgt_proto}
