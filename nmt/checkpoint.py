@@ -28,6 +28,7 @@ import torch
 
 from nmt.constants import CHECKPOINT_DIR, WEIGHTS_FILE
 from nmt.errors import NMTError
+from nmt.linestream import new_file_mode
 
 FORMAT_VERSION = 1  # what save_checkpoint writes
 READABLE_VERSIONS = (1,)  # what load_checkpoint accepts
@@ -62,14 +63,6 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         Path(temporary).unlink(missing_ok=True)
         raise
     _fsync_directory(path.parent)
-
-
-def new_file_mode() -> int:
-    """The mode ``open()`` gives a new file (0o666 less the process umask), for a file written
-    through ``mkstemp``, whose 0o600 would hide it from the group and others."""
-    mask = os.umask(0o022)  # reading the umask means setting it: set straight back
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 _TEMPORARY_PATTERN = re.compile(r"^\..+\.pt\..+\.tmp$")

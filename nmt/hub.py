@@ -17,9 +17,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from nmt.checkpoint import CheckpointError, load_checkpoint
 from nmt.config import Config
 from nmt.constants import (
     CARD_FILE,
@@ -31,7 +30,9 @@ from nmt.constants import (
     WEIGHTS_FILE,
 )
 from nmt.errors import NMTError
-from nmt.model_dir import ModelDir
+
+if TYPE_CHECKING:  # torch: `nmt translate --workers N` resolves model names without it
+    from nmt.model_dir import ModelDir
 
 TRANSLATION_FILES = [CONFIG_FILE, JOINT_SPM_FILE, SRC_SPM_FILE, TGT_SPM_FILE, WEIGHTS_FILE]
 _REPO_ID = re.compile(r"^[\w.-]+/[\w.-]+$")
@@ -134,6 +135,8 @@ def push(
     to commit to (created from main if absent; default main). ``token``: a Hub access token
     (default: ``HF_TOKEN`` or the one ``hf auth login`` saved).
     """
+    from nmt.model_dir import ModelDir
+
     directory = ModelDir(model_dir)
     if not _REPO_ID.match(repo_id):
         raise HubError(f"{repo_id}: not a Hub repo id (org/name)")
@@ -238,6 +241,8 @@ def _training_facts(directory: ModelDir) -> dict[str, Any]:
     """Steps and hours of training: the counters of the newest step checkpoint (the log does not
     record the training clock); without a readable one, the last validation's step in
     train_log.jsonl."""
+    from nmt.checkpoint import CheckpointError, load_checkpoint
+
     found = directory.step_checkpoints()
     if found:
         try:

@@ -14,7 +14,6 @@ import tempfile
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from nmt.checkpoint import new_file_mode
 from nmt.errors import NMTError
 
 
@@ -77,3 +76,11 @@ def atomic_output(path: str) -> Iterator[BinaryIO]:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temporary)
         raise
+
+
+def new_file_mode() -> int:
+    """The mode ``open()`` gives a new file (0o666 less the process umask), for a file written
+    through ``mkstemp``, whose 0o600 would hide it from the group and others."""
+    mask = os.umask(0o022)  # reading the umask means setting it: set straight back
+    os.umask(mask)
+    return 0o666 & ~mask

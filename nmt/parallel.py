@@ -14,9 +14,10 @@ import collections
 import multiprocessing
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from nmt.translator import Translation, Translator
+if TYPE_CHECKING:  # torch is imported by the workers, not by the process that starts them
+    from nmt.translator import Translation, Translator
 
 Progress = Callable[[int], object]
 
@@ -126,6 +127,8 @@ _worker: ChunkTranslator | None = None  # the model of this worker process
 def _start_worker(
     load: dict[str, Any], overrides: dict[str, Any], output_format: dict[str, bool]
 ) -> None:
+    from nmt.translator import Translator
+
     global _worker
     _worker = ChunkTranslator(Translator.from_pretrained(**load), overrides, **output_format)
 

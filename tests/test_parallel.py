@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,17 @@ def test_two_workers_write_what_one_process_writes(
 
 def _not_in_this_process(*args: object, **kwargs: object) -> bytes:
     raise AssertionError("with --workers 2 the workers translate, not the parent process")
+
+
+def test_the_process_that_starts_workers_does_not_import_torch() -> None:
+    """With --workers N, only the workers import torch: the main process spawns them at once
+    instead of after torch's second or so of imports (measured: 2.8 s against 1.6 s of start-up
+    with two processes when the main process imported it too)."""
+    code = (
+        "import sys\n"
+        "import nmt.cli.translate, nmt.config, nmt.constants, nmt.hub, nmt.linestream, "
+        "nmt.parallel, nmt.textio, nmt.cli.decoding_flags, nmt.cli.model_args, tqdm\n"
+        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

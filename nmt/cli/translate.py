@@ -105,7 +105,6 @@ def _run_translate(args: argparse.Namespace) -> int:
     from nmt.linestream import atomic_output
     from nmt.parallel import ChunkTranslator, TranslationPool
     from nmt.textio import count_lines, open_input, read_line_chunks
-    from nmt.translator import Translator
 
     from_file, to_file = args.input != "-", args.output != "-"
     if from_file and to_file and Path(args.input).resolve() == Path(args.output).resolve():
@@ -124,6 +123,9 @@ def _run_translate(args: argparse.Namespace) -> int:
         checked_settings(load_config(model_dir / CONFIG_FILE).decoding, overrides)
         translator: ChunkTranslator | TranslationPool
         if args.workers == 1:
+            # imported here: with --workers only the workers import torch, so they start sooner
+            from nmt.translator import Translator
+
             model = Translator.from_pretrained(**load)
             translator = ChunkTranslator(model, overrides, **output_format)
         else:
