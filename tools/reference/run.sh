@@ -6,6 +6,9 @@
 #   STEPS=500 OUT=exp/ref-short tools/reference/run.sh
 #   PEERS_DATA=/tmp/peers_work/data tools/reference/run.sh   # decode the peers' 500 test lines
 #
+# An existing $OUT/model/model.pt is reused as it is; RETRAIN=1 trains again, continuing from the
+# newest checkpoint in $OUT/model/checkpoints when there is one (e.g. a run that was cut short).
+#
 # Results go to $OUT/bench_*.json; docs/results.md (today's figures) and
 # docs/experiments/training-speed.md and decoding-speed.md (the runs) quote them with this command.
 set -euo pipefail
