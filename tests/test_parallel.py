@@ -45,15 +45,22 @@ def _not_in_this_process(*args: object, **kwargs: object) -> bytes:
     raise AssertionError("with --workers 2 the workers translate, not the parent process")
 
 
-def test_the_process_that_starts_workers_does_not_import_torch() -> None:
+def test_the_process_that_starts_workers_does_not_import_torch(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     """With --workers N, only the workers import torch: the main process spawns them at once
     instead of after torch's second or so of imports (measured: 2.8 s against 1.6 s of start-up
-    with two processes when the main process imported it too)."""
+    with two processes when the main process imported it too). A real two-worker translation,
+    in a fresh interpreter that reports afterwards whether it ever imported torch."""
+    source, out = tmp_path / "in.en", tmp_path / "out.es"
+    source.write_text("Hello.\nHow are you?\n", encoding="utf-8")
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(out)]
     code = (
         "import sys\n"
-        "import nmt.cli.translate, nmt.config, nmt.constants, nmt.hub, nmt.linestream, "
-        "nmt.parallel, nmt.textio, nmt.cli.decoding_flags, nmt.cli.model_args, tqdm\n"
-        "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.')))\n"
+        "from nmt.cli import main\n"
+        f"code = main({[*argv, '--workers', '2', '--threads', '1']!r})\n"
+        "print(code, 'torch' in sys.modules)\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "[]"
+    assert done.stdout.split()[-2:] == ["0", "False"]
+    assert len(out.read_text(encoding="utf-8").splitlines()) == 2
