@@ -127,6 +127,9 @@ _worker: ChunkTranslator | None = None  # the model of this worker process
 def _start_worker(
     load: dict[str, Any], overrides: dict[str, Any], output_format: dict[str, bool]
 ) -> None:
+    from nmt.allocator import keep_freed_memory
+
+    keep_freed_memory()  # before torch allocates anything
     from nmt.translator import Translator
 
     global _worker

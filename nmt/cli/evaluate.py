@@ -113,6 +113,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _translate_for_evaluation(args: argparse.Namespace, sources: list[str]) -> list[str]:
     """With the model's own decoding settings, but for the search flags given. Imported here,
     not at the top, so that scoring a file never loads torch."""
+    from nmt.allocator import keep_freed_memory
     from nmt.config import load_config
     from nmt.constants import CONFIG_FILE
     from nmt.hub import resolve_model_dir
@@ -123,6 +124,7 @@ def _translate_for_evaluation(args: argparse.Namespace, sources: list[str]) -> l
     checked_settings(
         load_config(resolve_model_dir(args.model[0]) / CONFIG_FILE).decoding, overrides
     )
+    keep_freed_memory()
     translator = Translator.from_pretrained(**load_arguments(args))
     return translator.translate(sources, **overrides)
 

@@ -44,6 +44,7 @@ def _add_score(parser: argparse.ArgumentParser) -> None:
 def _run_score(args: argparse.Namespace) -> int:
     import sys
 
+    from nmt.allocator import keep_freed_memory
     from nmt.linestream import atomic_output
     from nmt.scoring import score_pairs
     from nmt.textio import read_lines
@@ -57,6 +58,7 @@ def _run_score(args: argparse.Namespace) -> int:
             f"{args.src} has {len(sources)} lines but {args.tgt} has {len(targets)}: the files "
             "must be line-aligned"
         )
+    keep_freed_memory()
     translator = Translator.from_pretrained(**load_arguments(args))
     scores = score_pairs(translator, sources, targets, args.batch_size)
     lines = []

@@ -170,6 +170,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         raise NMTError(
             f"nmt serve needs the serve extra ({error.name} is missing): pip install 'nmt[serve]'"
         ) from None
+    from nmt.allocator import keep_freed_memory
     from nmt.translator import Translator
 
     _check_positive(args)
@@ -182,6 +183,8 @@ def _run_serve(args: argparse.Namespace) -> int:
         log.warning(
             "serving on %s without an API key: anyone who reaches it can translate", args.host
         )
+
+    keep_freed_memory()
 
     def loader(directory: str):
         return lambda: Translator.from_pretrained(

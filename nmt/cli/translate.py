@@ -124,6 +124,9 @@ def _run_translate(args: argparse.Namespace) -> int:
         translator: ChunkTranslator | TranslationPool
         if args.workers == 1:
             # imported here: with --workers only the workers import torch, so they start sooner
+            from nmt.allocator import keep_freed_memory
+
+            keep_freed_memory()  # before torch allocates anything
             from nmt.translator import Translator
 
             model = Translator.from_pretrained(**load)
