@@ -145,9 +145,11 @@ def benchmark_train(args: argparse.Namespace) -> dict:
 
 
 def benchmark_translate(args: argparse.Namespace) -> dict:
+    from nmt.allocator import keep_freed_memory
     from nmt.textio import read_lines
     from nmt.translator import Translator
 
+    keep_freed_memory()  # as `nmt translate` does
     translator = Translator.from_pretrained(
         args.model_dir, threads=args.threads, precision=args.precision
     )
