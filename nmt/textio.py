@@ -104,10 +104,7 @@ def read_line_chunks(
 
     A chunk also ends when the stream has no more bytes ready (a pipe whose writer is waiting for
     our output), so a pipe is translated line by line as it arrives instead of blocking on a full
-    chunk. The lines read last before the stream ends or pauses (fewer than 2 * ``max_lines``)
-    come in chunks halving in size (:func:`shrinking_chunks`), so that ``nmt translate
-    --workers N`` ends with every worker busy rather than one finishing a whole chunk alone.
-    ``name`` (a path, or "<stdin>") and the line number appear in errors.
+    chunk. ``name`` (a path, or "<stdin>") and the line number appear in errors.
     """
     pending = b""
     number = 0
@@ -121,29 +118,14 @@ def read_line_chunks(
         for raw in complete:
             number += 1
             lines.append(decode_line(raw, number, name, on_invalid_utf8))
-        while len(lines) >= 2 * max_lines:  # a chunk's worth stays in hand until more follows
+        while len(lines) >= max_lines:
             yield lines[:max_lines]
             lines = lines[max_lines:]
         if lines and len(data) < READ_BYTES:  # nothing more ready: translate what is here
-            yield from shrinking_chunks(lines, max_lines)
+            yield lines
             lines = []
         if not data:
             return
-
-
-def shrinking_chunks(lines: list[str], max_lines: int) -> Iterator[list[str]]:
-    """``lines`` in chunks of half the lines left each, down to ``max_lines`` / 8 or fewer.
-
-    The size depends on the lines only, never on how many processes translate them, so one
-    process and N workers translate the same chunks (and batches) and write the same bytes.
-    """
-    smallest = max(1, max_lines // 16)
-    while len(lines) > 2 * smallest:
-        half = (len(lines) + 1) // 2
-        yield lines[:half]
-        lines = lines[half:]
-    if lines:
-        yield lines
 
 
 def count_lines(path: str | Path) -> int | None:

@@ -110,15 +110,6 @@ def test_lines_come_in_chunks_of_at_most_max_lines() -> None:
     assert [line for chunk in got for line in chunk] == lines
 
 
-def test_the_last_lines_come_in_halving_chunks() -> None:
-    # what keeps --workers N all busy at the end of a file: the last 2,583 lines are not one
-    # 2,000-line chunk for one worker and 583 lines for the other
-    lines = [f"line {i}" for i in range(4583)]
-    got = chunks("".join(f"{line}\n" for line in lines).encode(), max_lines=2000)
-    assert [len(chunk) for chunk in got] == [2000, 1292, 646, 323, 161, 161]
-    assert [line for chunk in got for line in chunk] == lines
-
-
 def test_a_pipe_yields_each_line_as_it_arrives() -> None:
     stream = io.BufferedReader(TrickleStream([b"first\nsec", b"ond\n", b"third\n"]))
     assert list(read_line_chunks(stream, "<stdin>")) == [["first"], ["second"], ["third"]]
