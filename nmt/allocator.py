@@ -7,8 +7,8 @@ grows past a threshold, so the next step faults fresh, zeroed pages in: translat
 Tatoeba lines (int8, beam 5, one thread) took 363,000 page faults and 1.06 s of kernel time,
 and two processes zeroing pages at once slow each other down (``nmt translate --workers``).
 :func:`keep_freed_memory` raises both thresholds, so freed blocks go back to the process's own
-heap and the next step reuses them: 84,000 faults (80,000 are start-up), 0.24 s, and less
-memory at the peak (419 MB against 516 MB). PyTorch's CPU performance guides reach the same
+heap and the next step reuses them: 106,000 faults (80,000 are start-up), 0.25 s, the same
+output and about the same peak memory (507 MB against 516 MB). PyTorch's CPU performance guides reach the same
 end by preloading jemalloc or tcmalloc; this needs nothing installed.
 """
 

@@ -6,8 +6,12 @@ from __future__ import annotations
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
+import nmt.allocator
+from nmt.cli import main
 
 STEPS = """
 import resource, sys
@@ -37,3 +41,15 @@ def test_freed_step_tensors_are_reused_instead_of_faulted_in_again() -> None:
 
     default, kept = page_faults("default"), page_faults("keep")
     assert kept * 4 < default, (kept, default)
+
+
+def test_nmt_translate_keeps_freed_memory(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    monkeypatch.setattr(nmt.allocator, "keep_freed_memory", lambda: calls.append(1) or True)
+    source = tmp_path / "in.en"
+    source.write_text("Hello.\n", encoding="utf-8")
+    argv = ["translate", "-m", str(tiny_model_dir), "-i", str(source), "-o", str(tmp_path / "o")]
+    assert main(argv) == 0
+    assert calls == [1]
